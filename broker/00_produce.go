@@ -1,0 +1,113 @@
+package broker
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/zkafka/zkafka/network"
+)
+
+// Produce v3+ carries record batch v2 only; v0–v2 (message sets v0/v1) are not served.
+func init() { register(0, 3, 10, (*Server).handleProduce) }
+
+func (s *Server) handleProduce(ctx context.Context, nreq *network.Request, respond respondFunc) {
+	req := nreq.Body.(*kmsg.ProduceRequest)
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	acks := req.Acks
+
+	type pending struct {
+		tp      topicPartition
+		ti, pi  int   // index of the partition in resp
+		lastOff int64 // the HW must pass this offset
+	}
+	var waits []pending
+	for _, t := range req.Topics {
+		rt := kmsg.NewProduceResponseTopic()
+		rt.Topic = t.Topic
+		for _, p := range t.Partitions {
+			rp := kmsg.NewProduceResponseTopicPartition()
+			rp.Partition = p.Partition
+			rp.BaseOffset, rp.LogAppendTime, rp.LogStartOffset = -1, -1, -1
+			tp := topicPartition{Topic: t.Topic, Partition: p.Partition}
+			switch {
+			case acks != 0 && acks != 1 && acks != -1:
+				rp.ErrorCode = kerr.InvalidRequiredAcks.Code
+			case !s.cache.contains(t.Topic):
+				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			default:
+				res := s.replicas.appendRecords(tp, p.Records, acks)
+				rp.ErrorCode = errorCode(res.err)
+				switch {
+				case res.err == nil:
+					rp.BaseOffset = res.info.FirstOffset
+					rp.LogAppendTime = res.info.LogAppendTime
+					rp.LogStartOffset = res.info.LogStartOffset
+					s.bytesIn(t.Topic, len(p.Records), res.info.NumRecords)
+					if acks == -1 {
+						waits = append(waits, pending{tp: tp, ti: len(resp.Topics), pi: len(rt.Partitions), lastOff: res.info.LastOffset})
+					}
+				case rp.ErrorCode == kerr.UnknownServerError.Code:
+					s.logger.Errorf("Error processing append operation on partition %s-%d: %v", t.Topic, p.Partition, res.err)
+				case rp.ErrorCode == kerr.CorruptMessage.Code || rp.ErrorCode == kerr.InvalidRecord.Code:
+					rp.ErrorMessage = errMessage(res.err)
+				}
+			}
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	if acks == 0 {
+		respond(nil)
+		return
+	}
+	if acks == 1 || len(waits) == 0 {
+		respond(resp)
+		return
+	}
+	// acks=all: wait until the HW passes every appended batch (all ISR members have it) or timeout.ms.
+	satisfied := func(w pending) (done bool, code int16) {
+		p := s.replicas.partition(w.tp)
+		if p == nil {
+			return true, kerr.NotLeaderForPartition.Code
+		}
+		l, _, err := p.leaderLog(-1)
+		if err != nil {
+			return true, errorCode(err)
+		}
+		if l.HighWatermark() > w.lastOff {
+			isr, minISR := p.inSyncReplicas()
+			if len(isr) < minISR {
+				return true, kerr.NotEnoughReplicasAfterAppend.Code
+			}
+			return true, 0
+		}
+		return false, 0
+	}
+	keys := make([]any, len(waits))
+	for i, w := range waits {
+		keys[i] = w.tp
+	}
+	op := &delayedOp{}
+	op.check = func() bool {
+		for _, w := range waits {
+			if done, _ := satisfied(w); !done {
+				return false
+			}
+		}
+		return true
+	}
+	op.complete = func() {
+		for _, w := range waits {
+			done, code := satisfied(w)
+			if !done {
+				code = kerr.RequestTimedOut.Code
+			}
+			resp.Topics[w.ti].Partitions[w.pi].ErrorCode = code
+		}
+		respond(resp)
+	}
+	s.replicas.produces.tryCompleteElseWatch(op, time.Duration(req.TimeoutMillis)*time.Millisecond, keys)
+}

@@ -1,0 +1,147 @@
+package broker
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/zkafka/zkafka/network"
+)
+
+// Fetch v4+ (record batch v2; older versions would need down-conversion to message sets v0/v1).
+func init() { register(1, 4, 16, (*Server).handleFetch) }
+
+// fetchPartition is one partition of a fetch, resolved to a name, in request order.
+type fetchPartition struct {
+	tp          topicPartition
+	topicID     [16]byte
+	offset      int64
+	maxBytes    int32
+	leaderEpoch int32
+	err         int16 // resolution error (unknown topic id)
+}
+
+func (s *Server) handleFetch(ctx context.Context, nreq *network.Request, respond respondFunc) {
+	req := nreq.Body.(*kmsg.FetchRequest)
+	replicaID := req.ReplicaID
+	if req.Version >= 15 {
+		replicaID = req.ReplicaState.ID
+	}
+	isFollower := replicaID >= 0
+
+	session, sessErr := s.fetchSessions.resolve(req)
+	if sessErr != 0 {
+		resp := req.ResponseKind().(*kmsg.FetchResponse)
+		resp.ErrorCode = sessErr
+		respond(resp)
+		return
+	}
+	parts := session.partitions
+
+	maxBytes := int(req.MaxBytes)
+	if req.Version < 3 || maxBytes <= 0 {
+		maxBytes = int(s.cfg.FetchMaxBytes)
+	}
+	if !isFollower && maxBytes > int(s.cfg.FetchMaxBytes) {
+		maxBytes = int(s.cfg.FetchMaxBytes)
+	}
+
+	build := func() *kmsg.FetchResponse {
+		resp := req.ResponseKind().(*kmsg.FetchResponse)
+		resp.SessionID = session.id
+		remaining := maxBytes
+		minOne := true
+		var lastTopic *kmsg.FetchResponseTopic
+		for _, fp := range parts {
+			rp := kmsg.NewFetchResponseTopicPartition()
+			rp.Partition = fp.tp.Partition
+			rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = -1, -1, -1
+			if fp.err != 0 {
+				rp.ErrorCode = fp.err
+			} else {
+				limit := int(fp.maxBytes)
+				if limit > remaining {
+					limit = remaining
+				}
+				res := s.replicas.read(fp.tp, fp.offset, limit, fp.leaderEpoch, isFollower, minOne)
+				rp.ErrorCode = errorCode(res.err)
+				rp.HighWatermark = res.info.HighWatermark
+				rp.LastStableOffset = res.info.HighWatermark
+				rp.LogStartOffset = res.info.LogStartOffset
+				if res.err == nil {
+					rp.Records = res.info.Records
+					if n := len(res.info.Records); n > 0 {
+						remaining -= n
+						minOne = false
+						s.bytesOut(fp.tp.Topic, n)
+					}
+				}
+				if res.err != nil && rp.ErrorCode == kerr.UnknownTopicOrPartition.Code && s.cache.contains(fp.tp.Topic) {
+					rp.ErrorCode = kerr.NotLeaderForPartition.Code
+				}
+			}
+			if !session.include(fp, rp) {
+				continue
+			}
+			if lastTopic == nil || lastTopic.Topic != fp.tp.Topic || lastTopic.TopicID != fp.topicID {
+				t := kmsg.NewFetchResponseTopic()
+				t.Topic, t.TopicID = fp.tp.Topic, fp.topicID
+				resp.Topics = append(resp.Topics, t)
+				lastTopic = &resp.Topics[len(resp.Topics)-1]
+			}
+			lastTopic.Partitions = append(lastTopic.Partitions, rp)
+		}
+		return resp
+	}
+
+	// Enough data (or an error) now → answer; otherwise park until min.bytes arrive or max.wait.ms passes.
+	available := func() (bytes int, done bool) {
+		for _, fp := range parts {
+			if fp.err != 0 {
+				return 0, true
+			}
+			p := s.replicas.partition(fp.tp)
+			if p == nil {
+				return 0, true
+			}
+			l, _, err := p.leaderLog(fp.leaderEpoch)
+			if err != nil {
+				return 0, true
+			}
+			end := l.HighWatermark()
+			if isFollower {
+				end = l.LogEndOffset()
+			}
+			if fp.offset > end || fp.offset < l.LogStartOffset() {
+				return 0, true // out of range: answer with the error now
+			}
+			if end > fp.offset {
+				if req.MinBytes <= 1 {
+					return 1, true
+				}
+				res := s.replicas.read(fp.tp, fp.offset, int(fp.maxBytes), fp.leaderEpoch, isFollower, false)
+				bytes += len(res.info.Records)
+			}
+		}
+		return bytes, bytes >= int(req.MinBytes)
+	}
+	if req.MaxWaitMillis <= 0 || req.MinBytes <= 0 || len(parts) == 0 {
+		respond(build())
+		return
+	}
+	if _, done := available(); done {
+		respond(build())
+		return
+	}
+	keys := make([]any, len(parts))
+	for i, fp := range parts {
+		keys[i] = fp.tp
+	}
+	op := &delayedOp{
+		check:    func() bool { _, done := available(); return done },
+		complete: func() { respond(build()) },
+	}
+	s.replicas.fetches.tryCompleteElseWatch(op, time.Duration(req.MaxWaitMillis)*time.Millisecond, keys)
+}

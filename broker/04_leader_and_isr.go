@@ -1,0 +1,84 @@
+package broker
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/zkafka/zkafka/network"
+)
+
+func init() { register(4, 0, 7, (*Server).handleLeaderAndIsr) }
+
+// staleControlRequest applies the fences every control request passes: the controller epoch must not be older
+// than the newest seen, and the broker epoch (when given) must not be older than this broker's registration.
+func (s *Server) staleControlRequest(controllerEpoch int32, brokerEpoch int64) int16 {
+	if !s.replicas.checkControllerEpoch(controllerEpoch) {
+		return kerr.StaleControllerEpoch.Code
+	}
+	if brokerEpoch != -1 && brokerEpoch < s.brokerEpoch.Load() {
+		return kerr.StaleBrokerEpoch.Code
+	}
+	return 0
+}
+
+func (s *Server) handleLeaderAndIsr(ctx context.Context, nreq *network.Request, respond respondFunc) {
+	req := nreq.Body.(*kmsg.LeaderAndISRRequest)
+	resp := req.ResponseKind().(*kmsg.LeaderAndISRResponse)
+	var states []leaderAndIsrState
+	add := func(topic string, id [16]byte, p kmsg.LeaderAndISRRequestTopicPartition) {
+		states = append(states, leaderAndIsrState{
+			tp:              topicPartition{Topic: topic, Partition: p.Partition},
+			topicID:         id,
+			controllerEpoch: p.ControllerEpoch,
+			leader:          p.Leader,
+			leaderEpoch:     p.LeaderEpoch,
+			isr:             p.ISR,
+			partitionEpoch:  p.ZKVersion,
+			replicas:        p.Replicas,
+			isNew:           p.IsNew,
+		})
+	}
+	if req.Version < 2 {
+		for _, p := range req.PartitionStates {
+			add(p.Topic, [16]byte{}, p)
+		}
+	} else {
+		for _, t := range req.TopicStates {
+			for _, p := range t.PartitionStates {
+				add(t.Topic, t.TopicID, p)
+			}
+		}
+	}
+	var codes map[topicPartition]int16
+	if code := s.staleControlRequest(req.ControllerEpoch, req.BrokerEpoch); code != 0 {
+		s.logger.Warnf("Ignoring LeaderAndIsr from controller %d with epoch %d: %s", req.ControllerID, req.ControllerEpoch, kerr.ErrorForCode(code))
+		resp.ErrorCode = code
+	} else {
+		codes = s.replicas.becomeLeaderOrFollower(states)
+	}
+	if resp.ErrorCode != 0 {
+		respond(resp)
+		return
+	}
+	topicIdx := map[string]int{}
+	for _, st := range states {
+		rp := kmsg.NewLeaderAndISRResponseTopicPartition()
+		rp.Topic, rp.Partition, rp.ErrorCode = st.tp.Topic, st.tp.Partition, codes[st.tp]
+		if req.Version < 5 {
+			resp.Partitions = append(resp.Partitions, rp)
+			continue
+		}
+		i, ok := topicIdx[st.tp.Topic]
+		if !ok {
+			t := kmsg.NewLeaderAndISRResponseTopic()
+			t.TopicID = st.topicID
+			resp.Topics = append(resp.Topics, t)
+			i = len(resp.Topics) - 1
+			topicIdx[st.tp.Topic] = i
+		}
+		resp.Topics[i].Partitions = append(resp.Topics[i].Partitions, rp)
+	}
+	respond(resp)
+}

@@ -1,0 +1,378 @@
+package broker
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the broker's configuration: server.properties with Kafka's names and defaults, plus --override k=v.
+type Config struct {
+	props map[string]string // as given (file, then overrides)
+
+	BrokerID                     int32
+	Listeners                    string
+	AdvertisedListeners          string
+	ListenerSecurityProtocolMap  map[string]string
+	InterBrokerListenerName      string
+	LogDirs                      []string
+	ZookeeperConnect             string
+	ZookeeperSessionTimeout      time.Duration
+	ZookeeperConnectionTimeout   time.Duration
+	NumIOThreads                 int
+	NumNetworkThreads            int
+	QueuedMaxRequests            int
+	SocketRequestMaxBytes        int32
+	SocketSendBufferBytes        int
+	SocketReceiveBufferBytes     int
+	ConnectionsMaxIdle           time.Duration
+	NumPartitions                int32
+	DefaultReplicationFactor     int16
+	MinInsyncReplicas            int
+	AutoCreateTopicsEnable       bool
+	DeleteTopicEnable            bool
+	UncleanLeaderElectionEnable  bool
+	ControlledShutdownEnable     bool
+	ControllerSocketTimeout      time.Duration
+	MessageMaxBytes              int
+	FetchMaxBytes                int32
+	ReplicaLagTimeMax            time.Duration
+	HighWatermarkCheckpointEvery time.Duration
+	MaxIncrementalFetchSessions  int
+	BrokerRack                   string
+
+	// Log defaults (topic-level configs fall back to these).
+	LogSegmentBytes       int64
+	LogIndexSizeMaxBytes  int
+	LogIndexIntervalBytes int
+	LogRetentionMs        int64
+	LogRetentionBytes     int64
+	LogRollMs             int64
+	LogCleanupPolicy      string
+	LogFlushMessages      int64
+	LogFlushMs            int64
+	LogTimestampType      string
+	CompressionType       string
+}
+
+// Default server.properties values, from Kafka 3.7's KafkaConfig defaults.
+var defaults = map[string]string{
+	"broker.id":                                     "-1",
+	"listeners":                                     "PLAINTEXT://:9092",
+	"listener.security.protocol.map":                "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
+	"log.dirs":                                      "",
+	"log.dir":                                       "/tmp/kafka-logs",
+	"zookeeper.session.timeout.ms":                  "18000",
+	"num.io.threads":                                "8",
+	"num.network.threads":                           "3",
+	"queued.max.requests":                           "500",
+	"socket.request.max.bytes":                      "104857600",
+	"socket.send.buffer.bytes":                      "102400",
+	"socket.receive.buffer.bytes":                   "102400",
+	"connections.max.idle.ms":                       "600000",
+	"num.partitions":                                "1",
+	"default.replication.factor":                    "1",
+	"min.insync.replicas":                           "1",
+	"auto.create.topics.enable":                     "true",
+	"delete.topic.enable":                           "true",
+	"unclean.leader.election.enable":                "false",
+	"controlled.shutdown.enable":                    "true",
+	"controller.socket.timeout.ms":                  "30000",
+	"message.max.bytes":                             "1048588",
+	"fetch.max.bytes":                               "57671680",
+	"replica.lag.time.max.ms":                       "30000",
+	"replica.high.watermark.checkpoint.interval.ms": "5000",
+	"max.incremental.fetch.session.cache.slots":     "1000",
+	"log.segment.bytes":                             "1073741824",
+	"log.index.size.max.bytes":                      "10485760",
+	"log.index.interval.bytes":                      "4096",
+	"log.retention.hours":                           "168",
+	"log.retention.bytes":                           "-1",
+	"log.roll.hours":                                "168",
+	"log.cleanup.policy":                            "delete",
+	"log.flush.interval.messages":                   "9223372036854775807",
+	"log.message.timestamp.type":                    "CreateTime",
+	"compression.type":                              "producer",
+}
+
+// LoadConfig reads a server.properties file and applies overrides ("k=v").
+func LoadConfig(path string, overrides []string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	props, err := ParseProperties(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	for _, o := range overrides {
+		k, v, ok := strings.Cut(o, "=")
+		if !ok {
+			return nil, fmt.Errorf("invalid override %q: expected key=value", o)
+		}
+		props[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	return NewConfig(props)
+}
+
+// ParseProperties reads Java .properties syntax: key=value or key:value or "key value", '#'/'!' comments,
+// backslash line continuations and escapes.
+func ParseProperties(r io.Reader) (map[string]string, error) {
+	props := map[string]string{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	var pending string
+	for sc.Scan() {
+		line := strings.TrimLeft(sc.Text(), " \t\f")
+		if pending == "" && (line == "" || line[0] == '#' || line[0] == '!') {
+			continue
+		}
+		if n := trailingBackslashes(line); n%2 == 1 {
+			pending += line[:len(line)-1]
+			continue
+		}
+		line = pending + line
+		pending = ""
+		sep := strings.IndexAny(line, "=: \t")
+		key, val := line, ""
+		if sep >= 0 {
+			key = line[:sep]
+			rest := strings.TrimLeft(line[sep:], " \t")
+			if rest != "" && (rest[0] == '=' || rest[0] == ':') {
+				rest = rest[1:]
+			}
+			val = strings.TrimLeft(rest, " \t")
+		}
+		props[unescape(key)] = unescape(val)
+	}
+	if pending != "" {
+		sep := strings.IndexAny(pending, "=:")
+		if sep >= 0 {
+			props[unescape(pending[:sep])] = unescape(strings.TrimSpace(pending[sep+1:]))
+		}
+	}
+	return props, sc.Err()
+}
+
+func trailingBackslashes(s string) int {
+	n := 0
+	for i := len(s) - 1; i >= 0 && s[i] == '\\'; i-- {
+		n++
+	}
+	return n
+}
+
+func unescape(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) {
+			i++
+			switch s[i] {
+			case 't':
+				b.WriteByte('\t')
+			case 'n':
+				b.WriteByte('\n')
+			case 'r':
+				b.WriteByte('\r')
+			default:
+				b.WriteByte(s[i])
+			}
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// NewConfig validates props and fills in Kafka's defaults.
+func NewConfig(props map[string]string) (*Config, error) {
+	c := &Config{props: props}
+	p := &parser{props: props}
+	c.BrokerID = int32(p.int("broker.id"))
+	c.Listeners = p.str("listeners")
+	c.AdvertisedListeners = p.strOr("advertised.listeners", c.Listeners)
+	c.ListenerSecurityProtocolMap = map[string]string{}
+	for _, kv := range splitList(p.str("listener.security.protocol.map")) {
+		k, v, ok := strings.Cut(kv, ":")
+		if !ok {
+			p.fail("listener.security.protocol.map", kv)
+			continue
+		}
+		c.ListenerSecurityProtocolMap[strings.ToUpper(k)] = strings.ToUpper(v)
+	}
+	c.InterBrokerListenerName = strings.ToUpper(p.strOr("inter.broker.listener.name", p.strOr("security.inter.broker.protocol", "PLAINTEXT")))
+	if dirs := p.str("log.dirs"); dirs != "" {
+		c.LogDirs = splitList(dirs)
+	} else {
+		c.LogDirs = splitList(p.str("log.dir"))
+	}
+	for i, d := range c.LogDirs {
+		if abs, err := filepath.Abs(d); err == nil {
+			c.LogDirs[i] = abs
+		}
+	}
+	c.ZookeeperConnect = p.str("zookeeper.connect")
+	if c.ZookeeperConnect == "" {
+		return nil, fmt.Errorf("missing required configuration \"zookeeper.connect\" which has no default value")
+	}
+	c.ZookeeperSessionTimeout = p.ms("zookeeper.session.timeout.ms")
+	c.ZookeeperConnectionTimeout = c.ZookeeperSessionTimeout
+	if _, ok := props["zookeeper.connection.timeout.ms"]; ok {
+		c.ZookeeperConnectionTimeout = p.ms("zookeeper.connection.timeout.ms")
+	}
+	c.NumIOThreads = int(p.int("num.io.threads"))
+	c.NumNetworkThreads = int(p.int("num.network.threads"))
+	c.QueuedMaxRequests = int(p.int("queued.max.requests"))
+	c.SocketRequestMaxBytes = int32(p.int("socket.request.max.bytes"))
+	c.SocketSendBufferBytes = int(p.int("socket.send.buffer.bytes"))
+	c.SocketReceiveBufferBytes = int(p.int("socket.receive.buffer.bytes"))
+	c.ConnectionsMaxIdle = p.ms("connections.max.idle.ms")
+	c.NumPartitions = int32(p.int("num.partitions"))
+	c.DefaultReplicationFactor = int16(p.int("default.replication.factor"))
+	c.MinInsyncReplicas = int(p.int("min.insync.replicas"))
+	c.AutoCreateTopicsEnable = p.bool("auto.create.topics.enable")
+	c.DeleteTopicEnable = p.bool("delete.topic.enable")
+	c.UncleanLeaderElectionEnable = p.bool("unclean.leader.election.enable")
+	c.ControlledShutdownEnable = p.bool("controlled.shutdown.enable")
+	c.ControllerSocketTimeout = p.ms("controller.socket.timeout.ms")
+	c.MessageMaxBytes = int(p.int("message.max.bytes"))
+	c.FetchMaxBytes = int32(p.int("fetch.max.bytes"))
+	c.ReplicaLagTimeMax = p.ms("replica.lag.time.max.ms")
+	c.HighWatermarkCheckpointEvery = p.ms("replica.high.watermark.checkpoint.interval.ms")
+	c.MaxIncrementalFetchSessions = int(p.int("max.incremental.fetch.session.cache.slots"))
+	c.BrokerRack = p.strOr("broker.rack", "")
+	c.LogSegmentBytes = p.int("log.segment.bytes")
+	c.LogIndexSizeMaxBytes = int(p.int("log.index.size.max.bytes"))
+	c.LogIndexIntervalBytes = int(p.int("log.index.interval.bytes"))
+	c.LogRetentionMs = p.durationMs("log.retention.ms", "log.retention.minutes", "log.retention.hours")
+	c.LogRetentionBytes = p.int("log.retention.bytes")
+	c.LogRollMs = p.durationMs("log.roll.ms", "", "log.roll.hours")
+	c.LogCleanupPolicy = p.str("log.cleanup.policy")
+	c.LogFlushMessages = p.int("log.flush.interval.messages")
+	c.LogFlushMs = math.MaxInt64
+	if _, ok := props["log.flush.interval.ms"]; ok {
+		c.LogFlushMs = p.int("log.flush.interval.ms")
+	}
+	c.LogTimestampType = p.str("log.message.timestamp.type")
+	c.CompressionType = p.str("compression.type")
+	if c.NumIOThreads < 1 {
+		p.fail("num.io.threads", strconv.Itoa(c.NumIOThreads))
+	}
+	if c.QueuedMaxRequests < 1 {
+		p.fail("queued.max.requests", strconv.Itoa(c.QueuedMaxRequests))
+	}
+	if c.LogTimestampType != "CreateTime" && c.LogTimestampType != "LogAppendTime" {
+		p.fail("log.message.timestamp.type", c.LogTimestampType)
+	}
+	if p.err != nil {
+		return nil, p.err
+	}
+	return c, nil
+}
+
+// Get returns the effective value of a property (explicit or Kafka's default) and whether it is known.
+func (c *Config) Get(key string) (string, bool) {
+	if v, ok := c.props[key]; ok {
+		return v, true
+	}
+	v, ok := defaults[key]
+	return v, ok
+}
+
+// Explicit lists the properties set in server.properties or by --override, sorted.
+func (c *Config) Explicit() []string {
+	keys := make([]string, 0, len(c.props))
+	for k := range c.props {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+type parser struct {
+	props map[string]string
+	err   error
+}
+
+func (p *parser) fail(key, val string) {
+	if p.err == nil {
+		p.err = fmt.Errorf("invalid value %q for configuration %s", val, key)
+	}
+}
+
+func (p *parser) str(key string) string {
+	if v, ok := p.props[key]; ok {
+		return strings.TrimSpace(v)
+	}
+	return defaults[key]
+}
+
+func (p *parser) strOr(key, def string) string {
+	if v, ok := p.props[key]; ok && strings.TrimSpace(v) != "" {
+		return strings.TrimSpace(v)
+	}
+	return def
+}
+
+func (p *parser) int(key string) int64 {
+	s := p.str(key)
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		p.fail(key, s)
+	}
+	return n
+}
+
+func (p *parser) ms(key string) time.Duration {
+	return time.Duration(p.int(key)) * time.Millisecond
+}
+
+func (p *parser) bool(key string) bool {
+	s := strings.ToLower(p.str(key))
+	if s != "true" && s != "false" {
+		p.fail(key, s)
+	}
+	return s == "true"
+}
+
+// durationMs applies Kafka's precedence ms > minutes > hours; -1 stays -1 (unlimited).
+func (p *parser) durationMs(msKey, minKey, hourKey string) int64 {
+	if _, ok := p.props[msKey]; ok {
+		return p.int(msKey)
+	}
+	if minKey != "" {
+		if _, ok := p.props[minKey]; ok {
+			if v := p.int(minKey); v < 0 {
+				return v
+			} else {
+				return v * 60 * 1000
+			}
+		}
+	}
+	v := p.int(hourKey)
+	if v < 0 {
+		return v
+	}
+	return v * 3600 * 1000
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
