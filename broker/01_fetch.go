@@ -58,6 +58,7 @@ func (s *Server) handleFetch(ctx context.Context, nreq *network.Request, respond
 			rp := kmsg.NewFetchResponseTopicPartition()
 			rp.Partition = fp.tp.Partition
 			rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = -1, -1, -1
+			rp.RecordBatches = []byte{} // empty, not null: librdkafka rejects a null record set
 			if fp.err != 0 {
 				rp.ErrorCode = fp.err
 			} else {
@@ -70,8 +71,8 @@ func (s *Server) handleFetch(ctx context.Context, nreq *network.Request, respond
 				rp.HighWatermark = res.info.HighWatermark
 				rp.LastStableOffset = res.info.HighWatermark
 				rp.LogStartOffset = res.info.LogStartOffset
-				if res.err == nil {
-					rp.Records = res.info.Records
+				if res.err == nil && res.info.Records != nil {
+					rp.RecordBatches = res.info.Records
 					if n := len(res.info.Records); n > 0 {
 						remaining -= n
 						minOne = false

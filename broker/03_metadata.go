@@ -23,7 +23,7 @@ func (s *Server) handleMetadata(ctx context.Context, nreq *network.Request, resp
 	if resp.ControllerID >= 0 && !s.cache.isBrokerAlive(resp.ControllerID) {
 		resp.ControllerID = -1
 	}
-	resp.AuthorizedClusterOperations = -2147483648
+	resp.AuthorizedOperations = -2147483648
 
 	// v0: an empty list means all topics; v1+: null means all topics, empty means none.
 	all := req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0)

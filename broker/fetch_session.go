@@ -211,5 +211,5 @@ func (v *fetchView) include(fp fetchPartition, rp kmsg.FetchResponseTopicPartiti
 	if v.full {
 		return true
 	}
-	return rp.ErrorCode != 0 || len(rp.Records) > 0 || !seen || prev != state
+	return rp.ErrorCode != 0 || len(rp.RecordBatches) > 0 || !seen || prev != state
 }

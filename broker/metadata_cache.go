@@ -124,7 +124,7 @@ func (c *metadataCache) update(req *kmsg.UpdateMetadataRequest) {
 			isr:             append([]int32(nil), p.ISR...),
 			replicas:        append([]int32(nil), p.Replicas...),
 			offline:         append([]int32(nil), p.OfflineReplicas...),
-			zkVersion:       p.ZkVersion,
+			zkVersion:       p.ZKVersion,
 			controllerEpoch: p.ControllerEpoch,
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -355,5 +354,3 @@ func (h requestHandler) Handle(ctx context.Context, req *network.Request) kmsg.R
 		return nil
 	}
 }
-
-var _ = strconv.Itoa

@@ -6,7 +6,6 @@ package testcluster
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -349,5 +348,3 @@ func envOr(k, def string) string {
 	}
 	return def
 }
-
-var _ = errors.New

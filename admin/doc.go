@@ -1,0 +1,16 @@
+// Package admin holds the logic of zkafka's operator tools: kafka-topics,
+// kafka-console-producer, kafka-console-consumer, kafka-broker-api-versions
+// and the producer/consumer perf tests, each behind one *Main entry point
+// that cmd/zkafka dispatches to.
+//
+// The tools speak to the cluster only through the Kafka protocol using
+// franz-go (kgo, kadm, kmsg), exactly as Kafka's own tools use the Java
+// clients, so they work against any Kafka-compatible broker. This package
+// must not import any other zkafka package and knows nothing about the
+// broker's internals, ZooKeeper, or the on-disk format.
+//
+// Flags, messages and output formats follow Kafka 3.7.0's tool classes
+// (TopicCommand, ConsoleProducer, ConsoleConsumer, BrokerApiVersionsCommand,
+// ProducerPerformance, ConsumerPerformance). Formatting is kept in pure
+// functions so it can be tested without a cluster.
+package admin

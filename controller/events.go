@@ -1,0 +1,181 @@
+package controller
+
+import (
+	"errors"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/zkafka/zkafka/zkutils"
+)
+
+// event is one unit of controller work; only the event goroutine processes events.
+type event interface{ name() string }
+
+type (
+	startupEvent            struct{}
+	shutdownEvent           struct{}
+	expireEvent             struct{ reply chan struct{} }
+	controllerChangeEvent   struct{} // the /controller watch fired (data change or deletion)
+	reelectEvent            struct{ rearm bool }
+	brokerChangeEvent       struct{ term uint64 }
+	brokerModificationEvent struct {
+		term   uint64
+		broker int32
+	}
+	topicChangeEvent            struct{ term uint64 }
+	partitionModificationsEvent struct {
+		term  uint64
+		topic string
+	}
+	topicDeletionEvent         struct{ term uint64 }
+	isrChangeNotificationEvent struct{ term uint64 }
+	brokerResponseEvent        struct {
+		term     uint64
+		broker   int32
+		req      kmsg.Request
+		resp     kmsg.Response
+		deletion bool
+	}
+)
+
+func (startupEvent) name() string                { return "Startup" }
+func (shutdownEvent) name() string               { return "ShutdownEventThread" }
+func (expireEvent) name() string                 { return "Expire" }
+func (controllerChangeEvent) name() string       { return "ControllerChange" }
+func (reelectEvent) name() string                { return "Reelect" }
+func (brokerChangeEvent) name() string           { return "BrokerChange" }
+func (brokerModificationEvent) name() string     { return "BrokerModification" }
+func (topicChangeEvent) name() string            { return "TopicChange" }
+func (partitionModificationsEvent) name() string { return "PartitionModifications" }
+func (topicDeletionEvent) name() string          { return "TopicDeletion" }
+func (isrChangeNotificationEvent) name() string  { return "IsrChangeNotification" }
+func (brokerResponseEvent) name() string         { return "BrokerResponse" }
+
+// eventQueue is unbounded so that watch goroutines and senders never block on the controller.
+type eventQueue struct {
+	mu     sync.Mutex
+	items  []event
+	notify chan struct{}
+}
+
+func newEventQueue() *eventQueue { return &eventQueue{notify: make(chan struct{}, 1)} }
+
+func (q *eventQueue) put(e event) {
+	q.mu.Lock()
+	q.items = append(q.items, e)
+	q.mu.Unlock()
+	q.signal()
+}
+
+// clearAndPut drops pending work that the new event makes moot (Kafka does this for Expire and shutdown). A
+// dropped event with a reply channel is answered so no caller waits forever.
+func (q *eventQueue) clearAndPut(e event) {
+	q.mu.Lock()
+	for _, old := range q.items {
+		if ex, ok := old.(expireEvent); ok {
+			close(ex.reply)
+		}
+	}
+	q.items = []event{e}
+	q.mu.Unlock()
+	q.signal()
+}
+
+func (q *eventQueue) signal() {
+	select {
+	case q.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (q *eventQueue) take() (event, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.items) == 0 {
+		return nil, false
+	}
+	e := q.items[0]
+	q.items[0] = nil
+	q.items = q.items[1:]
+	return e, true
+}
+
+// run is the event goroutine.
+func (c *Controller) run() {
+	for {
+		e, ok := c.events.take()
+		if !ok {
+			<-c.events.notify
+			continue
+		}
+		if _, ok := e.(shutdownEvent); ok {
+			c.resign()
+			return
+		}
+		c.process(e)
+	}
+}
+
+func (c *Controller) process(e event) {
+	var err error
+	switch ev := e.(type) {
+	case startupEvent:
+		err = c.processStartup()
+	case expireEvent:
+		c.processExpire()
+		close(ev.reply)
+	case controllerChangeEvent:
+		err = c.processControllerChange()
+	case reelectEvent:
+		err = c.processReelect(ev.rearm)
+	case brokerChangeEvent:
+		if c.currentTerm(ev.term) {
+			err = c.processBrokerChange()
+		}
+	case brokerModificationEvent:
+		if c.currentTerm(ev.term) {
+			err = c.processBrokerModification(ev.broker)
+		}
+	case topicChangeEvent:
+		if c.currentTerm(ev.term) {
+			err = c.processTopicChange()
+		}
+	case partitionModificationsEvent:
+		if c.currentTerm(ev.term) {
+			err = c.processPartitionModifications(ev.topic)
+		}
+	case topicDeletionEvent:
+		if c.currentTerm(ev.term) {
+			err = c.processTopicDeletion()
+		}
+	case isrChangeNotificationEvent:
+		if c.currentTerm(ev.term) {
+			err = c.processIsrChangeNotification()
+		}
+	case brokerResponseEvent:
+		if c.currentTerm(ev.term) {
+			err = c.processBrokerResponse(ev)
+		}
+	case callEvent:
+		err = ev.f()
+	}
+	c.metrics.update(c)
+	if err == nil {
+		return
+	}
+	if errors.Is(err, zkutils.ErrControllerMoved) {
+		c.infof("Controller moved to another broker when processing %s", e.name())
+		c.maybeResignAfterFenceLoss()
+		return
+	}
+	c.errorf("Error processing event %s: %v", e.name(), err)
+}
+
+// currentTerm drops events armed or sent in an earlier term.
+func (c *Controller) currentTerm(id uint64) bool { return c.term != nil && c.term.id == id }
+
+// callEvent runs f on the event goroutine, with f's error handled like a handler's. It lets other goroutines
+// (and tests) act on controller state without sharing it.
+type callEvent struct{ f func() error }
+
+func (callEvent) name() string { return "Call" }

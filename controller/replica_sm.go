@@ -1,0 +1,193 @@
+package controller
+
+import (
+	"errors"
+
+	"github.com/zkafka/zkafka/zkutils"
+)
+
+// handleReplicaStateChanges runs one batch of replica transitions and sends the requests it produced.
+func (c *Controller) handleReplicaStateChanges(rs []partitionReplica, target replicaState) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	b := newRequestBatch()
+	if err := c.doReplicaStateChanges(b, rs, target); err != nil {
+		return err
+	}
+	c.sendBatch(b)
+	return nil
+}
+
+func (c *Controller) doReplicaStateChanges(b *requestBatch, rs []partitionReplica, target replicaState) error {
+	var valid []partitionReplica
+	for _, r := range rs {
+		cur := c.cc.replicaState(r)
+		if !validReplicaTransition(cur, target) {
+			c.stateChangef("Invalid state transition for replica %d of partition %s from %s to %s",
+				r.Replica, tpString(r.TP), cur, target)
+			continue
+		}
+		valid = append(valid, r)
+	}
+	switch target {
+	case newReplica:
+		for _, r := range valid {
+			if li, ok := c.cc.leadership[r.TP]; ok {
+				if li.Leader == r.Replica {
+					c.stateChangef("Replica %d for partition %s cannot be moved to NewReplica state as it is being requested to become leader",
+						r.Replica, tpString(r.TP))
+					continue
+				}
+				b.addLeaderAndIsr(c.cc, []int32{r.Replica}, r.TP, li, true)
+			}
+			c.setReplicaState(r, target)
+		}
+	case onlineReplica:
+		for _, r := range valid {
+			if c.cc.replicaState(r) != newReplica {
+				if li, ok := c.cc.leadership[r.TP]; ok {
+					b.addLeaderAndIsr(c.cc, []int32{r.Replica}, r.TP, li, false)
+				}
+			}
+			c.setReplicaState(r, target)
+		}
+	case offlineReplica:
+		return c.replicasOffline(b, valid)
+	case replicaDeletionStarted:
+		for _, r := range valid {
+			c.setReplicaState(r, target)
+			b.addStopReplica(c.cc, []int32{r.Replica}, r.TP, true)
+		}
+	case replicaDeletionSuccessful, replicaDeletionIneligible:
+		for _, r := range valid {
+			c.setReplicaState(r, target)
+		}
+	case nonExistentReplica:
+		for _, r := range valid {
+			c.stateChangef("Changed state of replica %d for partition %s from %s to %s",
+				r.Replica, tpString(r.TP), c.cc.replicaState(r), target)
+			if parts := c.cc.assignments[r.TP.Topic]; parts != nil {
+				parts[r.TP.Partition] = filter(parts[r.TP.Partition], func(x int32) bool { return x != r.Replica })
+			}
+			delete(c.cc.replicaStates, r)
+		}
+	}
+	return nil
+}
+
+func (c *Controller) setReplicaState(r partitionReplica, target replicaState) {
+	c.stateChangef("Changed state of replica %d for partition %s from %s to %s",
+		r.Replica, tpString(r.TP), c.cc.replicaState(r), target)
+	c.cc.replicaStates[r] = target
+}
+
+// replicasOffline stops the replicas (without deleting), shrinks the ISRs they were in, and tells the remaining
+// replicas about the new state.
+func (c *Controller) replicasOffline(b *requestBatch, rs []partitionReplica) error {
+	byReplica := map[int32][]tp{}
+	for _, r := range rs {
+		b.addStopReplica(c.cc, []int32{r.Replica}, r.TP, false)
+		if _, ok := c.cc.leadership[r.TP]; ok {
+			byReplica[r.Replica] = append(byReplica[r.Replica], r.TP)
+			continue
+		}
+		b.addUpdateMetadata(c.cc, c.cc.liveOrShuttingDownIDs(), []tp{r.TP})
+		c.setReplicaState(r, offlineReplica)
+	}
+	for _, id := range sortedKeys(byReplica) {
+		updated, err := c.removeReplicaFromIsr(id, byReplica[id])
+		if err != nil {
+			return err
+		}
+		for _, p := range sortedTPKeys(updated) {
+			li := updated[p]
+			if !c.cc.topicsToBeDeleted[p.Topic] {
+				others := filter(c.cc.replicas(p), func(x int32) bool { return x != id })
+				b.addLeaderAndIsr(c.cc, others, p, li, false)
+			}
+			c.setReplicaState(partitionReplica{TP: p, Replica: id}, offlineReplica)
+		}
+	}
+	return nil
+}
+
+// removeReplicaFromIsr is Kafka's removeReplicasFromIsr: read, decide (removeFromIsr), write conditionally and
+// fenced, retry on version conflicts. Partitions whose ISR did not hold the replica come back unchanged.
+func (c *Controller) removeReplicaFromIsr(replica int32, ps []tp) (map[tp]zkutils.LeaderIsr, error) {
+	out := map[tp]zkutils.LeaderIsr{}
+	remaining := ps
+	for attempt := 0; len(remaining) > 0 && attempt < maxElectionAttempts; attempt++ {
+		current, err := c.zk.GetPartitionStates(remaining)
+		if err != nil {
+			return out, err
+		}
+		updates := map[tp]zkutils.LeaderIsr{}
+		for _, p := range remaining {
+			li, ok := current[p]
+			if !ok {
+				continue
+			}
+			if li.ControllerEpoch > c.cc.epoch {
+				c.stateChangef("Leader and isr path of partition %s was written by another controller with epoch %d; not removing replica %d",
+					tpString(p), li.ControllerEpoch, replica)
+				continue
+			}
+			next, changed := removeFromIsr(li, replica, c.cc.epoch)
+			if !changed {
+				c.cc.leadership[p] = li
+				out[p] = li
+				continue
+			}
+			updates[p] = next
+		}
+		if len(updates) == 0 {
+			break
+		}
+		versions, errs, err := c.zk.UpdatePartitionStates(c.cc.epochZkVersion, updates)
+		if err != nil {
+			return out, err
+		}
+		remaining = nil
+		for _, p := range sortedTPKeys(updates) {
+			if perr := errs[p]; perr != nil {
+				if errors.Is(perr, zkutils.ErrBadVersion) {
+					remaining = append(remaining, p)
+					continue
+				}
+				if errors.Is(perr, zkutils.ErrControllerMoved) {
+					return out, perr
+				}
+				c.stateChangef("Failed to remove replica %d from ISR of partition %s: %v", replica, tpString(p), perr)
+				continue
+			}
+			li := updates[p]
+			li.ZkVersion = versions[p]
+			c.cc.leadership[p] = li
+			out[p] = li
+		}
+	}
+	return out, nil
+}
+
+// startupReplicaStateMachine marks replicas on live brokers Online (telling each broker its partitions' state)
+// and the rest Offline.
+func (c *Controller) startupReplicaStateMachine() error {
+	var online, offline []partitionReplica
+	for _, p := range c.cc.allPartitions() {
+		for _, r := range c.cc.replicas(p) {
+			pr := partitionReplica{TP: p, Replica: r}
+			if c.cc.isReplicaOnline(r) {
+				c.cc.replicaStates[pr] = onlineReplica
+				online = append(online, pr)
+			} else {
+				c.cc.replicaStates[pr] = replicaDeletionIneligible
+				offline = append(offline, pr)
+			}
+		}
+	}
+	if err := c.handleReplicaStateChanges(online, onlineReplica); err != nil {
+		return err
+	}
+	return c.handleReplicaStateChanges(offline, offlineReplica)
+}

@@ -1,0 +1,172 @@
+package log
+
+import (
+	"fmt"
+)
+
+// AppendInfo describes a successful append.
+type AppendInfo struct {
+	FirstOffset, LastOffset int64
+	LogAppendTime           int64 // -1 unless the topic uses LogAppendTime
+	LogStartOffset          int64
+	NumRecords              int
+	MaxTimestamp            int64
+}
+
+// AppendAsLeader validates records (one or more concatenated magic-2 record
+// batches exactly as received in a Produce request), assigns offsets in
+// place starting at the log end, stamps partitionLeaderEpoch (outside the
+// CRC) with leaderEpoch, and appends the bytes with one write. For
+// LogAppendTime topics maxTimestamp and the timestamp-type bit are set and
+// the CRC recomputed. Nothing is appended if any batch is invalid; the
+// caller's slice may be modified in place either way.
+func (l *Log) AppendAsLeader(records []byte, leaderEpoch int32) (AppendInfo, error) {
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	if l.closed {
+		return AppendInfo{}, ErrLogClosed
+	}
+	cfg := l.cfg
+	now := l.now().UnixMilli()
+	sum, err := ValidateBatches(records, cfg.ValidateOptions(now))
+	if err != nil {
+		return AppendInfo{}, fmt.Errorf("append to %s: %w", l, err)
+	}
+	if int64(len(records)) > cfg.SegmentBytes {
+		return AppendInfo{}, fmt.Errorf("%w: append of %d bytes to %s exceeds segment.bytes %d",
+			ErrRecordListTooLarge, len(records), l, cfg.SegmentBytes)
+	}
+	info := AppendInfo{FirstOffset: l.leo.Load(), LogAppendTime: -1, NumRecords: sum.NumRecords, MaxTimestamp: sum.MaxTimestamp}
+	lat := cfg.logAppendTime()
+	if lat {
+		info.LogAppendTime, info.MaxTimestamp = now, now
+	}
+	next := info.FirstOffset
+	for pos := 0; pos < len(records); {
+		b := batchView(records[pos:])
+		n := b.size()
+		b = b[:n]
+		b.setBaseOffset(next)
+		b.setLeaderEpoch(leaderEpoch)
+		if lat {
+			b.setLogAppendTime(now)
+		}
+		next += int64(b.lastOffsetDelta()) + 1
+		pos += n
+	}
+	info.LastOffset = next - 1
+	if err := l.appendLocked(records, info.FirstOffset, info.LastOffset, info.MaxTimestamp, now); err != nil {
+		return AppendInfo{}, err
+	}
+	info.LogStartOffset = l.logStart.Load()
+	return info, nil
+}
+
+// AppendAsFollower appends batches that already carry offsets (replication,
+// later): framing, magic and CRC are checked, offsets must increase and
+// start at or after the log end. Sizes are not limited by
+// max.message.bytes, as in Kafka, since the leader accepted them.
+func (l *Log) AppendAsFollower(records []byte) (AppendInfo, error) {
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	if l.closed {
+		return AppendInfo{}, ErrLogClosed
+	}
+	cfg := l.cfg
+	sum, err := ValidateBatches(records, ValidateOptions{
+		AllowNonZeroBaseOffset:      true,
+		AllowControlBatches:         true,
+		SkipRecordLevelValidation:   true,
+		RequireIncreasingBaseOffset: true,
+	})
+	if err != nil {
+		return AppendInfo{}, fmt.Errorf("follower append to %s: %w", l, err)
+	}
+	if int64(len(records)) > cfg.SegmentBytes {
+		return AppendInfo{}, fmt.Errorf("%w: append of %d bytes to %s exceeds segment.bytes %d",
+			ErrRecordListTooLarge, len(records), l, cfg.SegmentBytes)
+	}
+	first := batchView(records).baseOffset()
+	if leo := l.leo.Load(); first < leo {
+		return AppendInfo{}, fmt.Errorf("%w: follower append to %s starts at offset %d below the log end %d",
+			ErrInvalidRecord, l, first, leo)
+	}
+	var last int64
+	for pos := 0; pos < len(records); {
+		b := batchView(records[pos:])
+		last = b.lastOffset()
+		pos += b.size()
+	}
+	info := AppendInfo{FirstOffset: first, LastOffset: last, LogAppendTime: -1, NumRecords: sum.NumRecords, MaxTimestamp: sum.MaxTimestamp}
+	if err := l.appendLocked(records, first, last, sum.MaxTimestamp, l.now().UnixMilli()); err != nil {
+		return AppendInfo{}, err
+	}
+	info.LogStartOffset = l.logStart.Load()
+	return info, nil
+}
+
+// appendLocked rolls if needed, writes, publishes the new log end and
+// applies flush.messages / flush.ms. Caller holds appendMu.
+func (l *Log) appendLocked(records []byte, first, last, maxTimestamp, nowMs int64) error {
+	seg := l.activeSegment()
+	if seg.shouldRoll(l.cfg, len(records), last) {
+		var err error
+		if seg, err = l.rollLocked(max(first, l.leo.Load())); err != nil {
+			return err
+		}
+	}
+	if err := seg.append(records, last, maxTimestamp, l.cfg.IndexIntervalBytes); err != nil {
+		return err
+	}
+	// size is stored inside append before leo here: a reader that sees the
+	// new log end also sees the bytes.
+	l.leo.Store(last + 1)
+	if l.leo.Load()-l.recoveryPoint.Load() >= l.cfg.FlushMessages ||
+		(l.cfg.FlushMs < 1<<62 && nowMs-l.lastFlushMs >= l.cfg.FlushMs) {
+		l.lastFlushMs = nowMs
+		return l.flushUpTo(l.leo.Load())
+	}
+	return nil
+}
+
+// rollLocked seals the active segment and starts a new one at newBase. The
+// sealed segment is fsynced in the background, as Kafka schedules it, and
+// the recovery point follows. Caller holds appendMu.
+func (l *Log) rollLocked(newBase int64) (*segment, error) {
+	old := l.activeSegment()
+	if old.size.Load() == 0 {
+		// An empty active segment is replaced rather than sealed, so two
+		// segments never share a base or leave an empty one behind.
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if err := old.remove(); err != nil {
+			return nil, err
+		}
+		s, err := createSegment(l.dir, newBase, l.cfg)
+		if err != nil {
+			return nil, err
+		}
+		l.segments[len(l.segments)-1] = s
+		return s, nil
+	}
+	s, err := createSegment(l.dir, newBase, l.cfg)
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	err = old.seal()
+	l.segments = append(l.segments, s)
+	l.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	l.logger.Debugf("Rolled new log segment at offset %d", newBase)
+	l.bg.Add(1)
+	go func() {
+		defer l.bg.Done()
+		if err := l.flushUpTo(newBase); err != nil {
+			l.logger.WithError(err).Error("Error flushing rolled segment")
+		}
+	}()
+	return s, nil
+}

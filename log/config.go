@@ -1,0 +1,99 @@
+package log
+
+import (
+	"fmt"
+	"math"
+	"strings"
+)
+
+// Config is the per-log (topic-level) configuration, derived by the broker
+// from server.properties and topic overrides. Field comments give Kafka's
+// topic-level names and defaults.
+type Config struct {
+	SegmentBytes         int64  // segment.bytes (1073741824)
+	SegmentIndexBytes    int    // segment.index.bytes (10485760)
+	IndexIntervalBytes   int    // index.interval.bytes (4096)
+	MaxMessageBytes      int    // max.message.bytes (1048588): max size of one batch
+	MessageTimestampType string // message.timestamp.type: "CreateTime" | "LogAppendTime"
+	// message.timestamp.before.max.ms / after.max.ms (Long.MAX): how far a
+	// CreateTime record may lie in the past / future of the broker's clock.
+	MessageTimestampBeforeMaxMs int64
+	MessageTimestampAfterMaxMs  int64
+	FlushMessages               int64 // flush.messages (math.MaxInt64)
+	FlushMs                     int64 // flush.ms (math.MaxInt64)
+	// Stored, not acted on yet: retention and time-based rolling come with a
+	// later issue (seams: Log.roll, segment.maxTimestamp).
+	RetentionMs, RetentionBytes, SegmentMs int64
+	CleanupPolicy                          string // cleanup.policy ("delete")
+	CompressionType                        string // compression.type; only "producer" works now
+}
+
+// DefaultConfig returns Kafka 3.7's topic-level defaults.
+func DefaultConfig() Config {
+	return Config{
+		SegmentBytes:                1073741824,
+		SegmentIndexBytes:           10485760,
+		IndexIntervalBytes:          4096,
+		MaxMessageBytes:             1048588,
+		MessageTimestampType:        "CreateTime",
+		MessageTimestampBeforeMaxMs: math.MaxInt64,
+		MessageTimestampAfterMaxMs:  math.MaxInt64,
+		FlushMessages:               math.MaxInt64,
+		FlushMs:                     math.MaxInt64,
+		RetentionMs:                 604800000,
+		RetentionBytes:              -1,
+		SegmentMs:                   604800000,
+		CleanupPolicy:               "delete",
+		CompressionType:             "producer",
+	}
+}
+
+// minSegmentIndexBytes keeps a preallocated index able to hold a few entries
+// even if a caller passes a tiny value (Kafka's own minimum is 4).
+const minSegmentIndexBytes = 4 * timeIndexEntrySize
+
+func (c Config) check() error {
+	if c.SegmentBytes < segmentHeaderMin {
+		return fmt.Errorf("log: segment.bytes %d is too small", c.SegmentBytes)
+	}
+	if c.MaxMessageBytes < 0 {
+		return fmt.Errorf("log: max.message.bytes %d is negative", c.MaxMessageBytes)
+	}
+	switch c.MessageTimestampType {
+	case "CreateTime", "LogAppendTime", "":
+	default:
+		return fmt.Errorf("log: unknown message.timestamp.type %q", c.MessageTimestampType)
+	}
+	return nil
+}
+
+// indexBytes is the preallocation size of an offset or time index: the
+// configured size rounded down to a multiple of the entry size.
+func (c Config) indexBytes(entrySize int) int {
+	n := c.SegmentIndexBytes
+	if n < minSegmentIndexBytes {
+		n = minSegmentIndexBytes
+	}
+	return n / entrySize * entrySize
+}
+
+func (c Config) logAppendTime() bool { return c.MessageTimestampType == "LogAppendTime" }
+
+func (c Config) compacted() bool { return strings.Contains(c.CleanupPolicy, "compact") }
+
+// targetCodec returns the codec the broker must store for a batch that
+// arrived with codec src, or an error for broker-side (re)compression, which
+// is not supported yet.
+func (c Config) targetCodec(src int) (int, error) {
+	switch c.CompressionType {
+	case "producer", "":
+		return src, nil
+	}
+	if want, ok := codecByName[c.CompressionType]; ok && want == src {
+		return src, nil
+	}
+	return 0, fmt.Errorf("%w: compression.type=%s with a codec-%d batch needs re-compression, not supported yet",
+		ErrUnsupportedCompressionType, c.CompressionType, src)
+}
+
+var codecByName = map[string]int{"uncompressed": codecNone, "gzip": codecGzip, "snappy": codecSnappy, "lz4": codecLZ4, "zstd": codecZstd}

@@ -1,0 +1,116 @@
+package zkutils
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/go-zookeeper/zk"
+)
+
+const (
+	isrChangePath   = "/isr_change_notification"
+	isrChangePrefix = "isr_change_"
+)
+
+// encodeIsrChange writes {"version":1,"partitions":[{"topic":"t","partition":0},...]} (Map2s: insertion order).
+func encodeIsrChange(tps []TopicPartition) []byte {
+	parts := make([]json.RawMessage, 0, len(tps))
+	for _, tp := range tps {
+		parts = append(parts, marshalOrdered(object{"topic": tp.Topic, "partition": tp.Partition},
+			[]string{"topic", "partition"}))
+	}
+	return marshalOrdered(object{"version": 1, "partitions": parts}, []string{"version", "partitions"})
+}
+
+func decodeIsrChange(data []byte) ([]TopicPartition, error) {
+	var v struct {
+		Partitions []struct {
+			Topic     string `json:"topic"`
+			Partition int32  `json:"partition"`
+		} `json:"partitions"`
+	}
+	if err := json.Unmarshal(data, &v); err != nil {
+		return nil, fmt.Errorf("zkutils: bad ISR change notification %q: %w", data, err)
+	}
+	out := make([]TopicPartition, 0, len(v.Partitions))
+	for _, p := range v.Partitions {
+		out = append(out, TopicPartition{p.Topic, p.Partition})
+	}
+	return out, nil
+}
+
+// CreateIsrChangeNotification adds a sequential /isr_change_notification/isr_change_<seq> naming tps.
+func (c *Client) CreateIsrChangeNotification(tps []TopicPartition) error {
+	_, err := c.impl.create(isrChangePath+"/"+isrChangePrefix, encodeIsrChange(tps), zk.FlagSequence)
+	if errors.Is(err, ErrNoNode) {
+		err = c.impl.createRecursive(isrChangePath+"/"+isrChangePrefix, encodeIsrChange(tps), zk.FlagSequence)
+	}
+	return err
+}
+
+// WatchIsrChangeNotifications lists pending notification names (sorted, hence in sequence order) and sets a
+// child watch.
+func (c *Client) WatchIsrChangeNotifications() ([]string, Watch, error) {
+	names, w, err := c.impl.childrenW(isrChangePath)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := names[:0]
+	for _, n := range names {
+		if strings.HasPrefix(n, isrChangePrefix) {
+			out = append(out, n)
+		}
+	}
+	return out, w, nil
+}
+
+// GetIsrChangeNotifications reads the named notifications (pipelined) and returns their partitions without
+// duplicates; notifications deleted meanwhile are skipped.
+func (c *Client) GetIsrChangeNotifications(names []string) ([]TopicPartition, error) {
+	lists := make([][]TopicPartition, len(names))
+	errs := make([]error, len(names))
+	parallel(len(names), func(i int) {
+		data, _, err := c.impl.get(isrChangePath + "/" + names[i])
+		if errors.Is(err, ErrNoNode) {
+			return
+		}
+		if err != nil {
+			errs[i] = err
+			return
+		}
+		lists[i], errs[i] = decodeIsrChange(data)
+	})
+	seen := map[TopicPartition]bool{}
+	var out []TopicPartition
+	for i := range names {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		for _, tp := range lists[i] {
+			if !seen[tp] {
+				seen[tp] = true
+				out = append(out, tp)
+			}
+		}
+	}
+	return out, nil
+}
+
+// DeleteIsrChangeNotifications deletes the named notifications, each fenced; missing ones are ignored.
+func (c *Client) DeleteIsrChangeNotifications(epochZkVersion int32, names []string) error {
+	return c.impl.fencedDeleteAll(epochZkVersion, isrChangePath, names)
+}
+
+// fencedDeleteAll deletes parent/<name> for every name (pipelined, each fenced), ignoring missing ones.
+func (c *client) fencedDeleteAll(epochZkVersion int32, parent string, names []string) error {
+	errs := make([]error, len(names))
+	parallel(len(names), func(i int) { errs[i] = c.fencedDelete(epochZkVersion, parent+"/"+names[i]) })
+	for _, e := range errs {
+		if errors.Is(e, ErrControllerMoved) {
+			return ErrControllerMoved
+		}
+	}
+	return errors.Join(errs...)
+}
