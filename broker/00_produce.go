@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"encoding/binary"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -37,6 +38,9 @@ func (s *Server) handleProduce(ctx context.Context, nreq *network.Request, respo
 				rp.ErrorCode = kerr.InvalidRequiredAcks.Code
 			case !s.cache.contains(t.Topic):
 				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			case validateProduceRecords(req.Version, p.Records) != nil:
+				err := validateProduceRecords(req.Version, p.Records)
+				rp.ErrorCode, rp.ErrorMessage = errorCode(err), errMessage(err)
 			default:
 				res := s.replicas.appendRecords(tp, p.Records, acks)
 				rp.ErrorCode = errorCode(res.err)
@@ -110,4 +114,26 @@ func (s *Server) handleProduce(ctx context.Context, nreq *network.Request, respo
 		respond(resp)
 	}
 	s.replicas.produces.tryCompleteElseWatch(op, time.Duration(req.TimeoutMillis)*time.Millisecond, keys)
+}
+
+// validateProduceRecords applies Kafka's ProduceRequest.validateRecords: v3+ carries exactly one magic-2 batch,
+// and zstd needs v7+.
+func validateProduceRecords(version int16, records []byte) error {
+	if len(records) < 61 {
+		return newAPIError(kerr.InvalidRecord, "Produce requests with version %d are only allowed to contain exactly one record batch", version)
+	}
+	length := int64(binary.BigEndian.Uint32(records[8:12]))
+	if length+12 != int64(len(records)) {
+		if length+12 < int64(len(records)) {
+			return newAPIError(kerr.InvalidRecord, "Produce requests with version %d are only allowed to contain exactly one record batch", version)
+		}
+		return newAPIError(kerr.CorruptMessage, "Record batch size %d exceeds the %d bytes received", length+12, len(records))
+	}
+	if records[16] != 2 {
+		return newAPIError(kerr.InvalidRecord, "Produce requests with version %d are only allowed to contain record batches with magic version 2", version)
+	}
+	if codec := binary.BigEndian.Uint16(records[21:23]) & 7; codec == 4 && version < 7 {
+		return newAPIError(kerr.UnsupportedCompressionType, "Produce requests with version %d must not use ZStandard compression", version)
+	}
+	return nil
 }

@@ -344,13 +344,18 @@ func (h requestHandler) Versions(key int16) (int16, int16, bool) {
 	return a.min, a.max, ok
 }
 
+// Handle is unused: the network layer calls HandleAsync, so waiting requests hold no handler thread.
 func (h requestHandler) Handle(ctx context.Context, req *network.Request) kmsg.Response {
 	ch := make(chan kmsg.Response, 1)
-	apis[req.Header.APIKey].fn(h.s, ctx, req, func(r kmsg.Response) { ch <- r })
+	h.HandleAsync(ctx, req, func(r kmsg.Response) { ch <- r })
 	select {
 	case r := <-ch:
 		return r
 	case <-ctx.Done():
 		return nil
 	}
+}
+
+func (h requestHandler) HandleAsync(ctx context.Context, req *network.Request, respond func(kmsg.Response)) {
+	apis[req.Header.APIKey].fn(h.s, ctx, req, respond)
 }

@@ -57,6 +57,14 @@ type Handler interface {
 	Handle(ctx context.Context, req *Request) kmsg.Response
 }
 
+// AsyncHandler is an optional extension of Handler for requests that wait (a Produce with acks=all, a Fetch
+// waiting for fetch.min.bytes): HandleAsync returns at once and calls respond exactly once, possibly later from
+// another goroutine, so no handler thread is held while a request waits. The connection stays muted until then.
+// When a Handler implements it, Handle is not called.
+type AsyncHandler interface {
+	HandleAsync(ctx context.Context, req *Request, respond func(kmsg.Response))
+}
+
 // Server accepts connections on every configured listener and feeds their
 // requests through the bounded queue to the handler pool.
 type Server struct {
@@ -280,12 +288,25 @@ func (s *Server) handlerLoop() {
 // connection's writer. Encoding happens here, in the pool, so large responses
 // are built in parallel and the writer only copies bytes to the socket.
 func (s *Server) serve(req *Request) {
-	c := req.c
-	resp, panicked := s.callHandler(req)
-	if panicked {
-		c.close()
+	if ah, ok := s.h.(AsyncHandler); ok {
+		var once sync.Once
+		respond := func(resp kmsg.Response) { once.Do(func() { s.finish(req, resp) }) }
+		if s.callAsyncHandler(ah, req, respond) {
+			req.c.close()
+		}
 		return
 	}
+	resp, panicked := s.callHandler(req)
+	if panicked {
+		req.c.close()
+		return
+	}
+	s.finish(req, resp)
+}
+
+// finish passes a handler's response to the connection's writer (nil: no response, the connection is unmuted).
+func (s *Server) finish(req *Request, resp kmsg.Response) {
+	c := req.c
 	if resp == nil {
 		c.release()
 		return
@@ -300,6 +321,18 @@ func (s *Server) serve(req *Request) {
 	buf := getBuf()
 	*buf = AppendResponse((*buf)[:0], req.Header.CorrelationID, resp)
 	c.send(&outFrame{buf: buf, key: req.Header.APIKey, receivedAt: req.ReceivedAt})
+}
+
+func (s *Server) callAsyncHandler(h AsyncHandler, req *Request, respond func(kmsg.Response)) (panicked bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			req.c.log.Errorf("Panic handling %s v%d request (correlation id %d): %v; closing connection",
+				kmsg.NameForKey(req.Header.APIKey), req.Header.APIVersion, req.Header.CorrelationID, r)
+			panicked = true
+		}
+	}()
+	h.HandleAsync(s.ctx, req, respond)
+	return false
 }
 
 func (s *Server) callHandler(req *Request) (resp kmsg.Response, panicked bool) {
