@@ -42,6 +42,7 @@ type Cluster struct {
 	dir       string
 	ZKConnect string // zookeeper.connect with this cluster's chroot
 	Brokers   []*Broker
+	overrides map[string]string
 }
 
 // Broker is one broker process.
@@ -93,7 +94,7 @@ func New(t testing.TB, opts Options) *Cluster {
 	if _, err := Binary(); err != nil {
 		t.Fatal(err)
 	}
-	c := &Cluster{t: t, dir: t.TempDir(), ZKConnect: zktest.Connect(t)}
+	c := &Cluster{t: t, dir: t.TempDir(), ZKConnect: zktest.Connect(t), overrides: opts.Overrides}
 	for i := 0; i < opts.Brokers; i++ {
 		port, err := freePort()
 		if err != nil {
@@ -153,6 +154,19 @@ func (b *Broker) writeConfig(overrides map[string]string) error {
 		fmt.Fprintf(&sb, "%s=%s\n", k, props[k])
 	}
 	return os.WriteFile(b.ConfigPath(), []byte(sb.String()), 0o644)
+}
+
+// Reconfigure rewrites the broker's server.properties with the cluster's settings plus overrides; it takes effect
+// at the next Start.
+func (b *Broker) Reconfigure(overrides map[string]string) error {
+	merged := map[string]string{}
+	for k, v := range b.cluster.overrides {
+		merged[k] = v
+	}
+	for k, v := range overrides {
+		merged[k] = v
+	}
+	return b.writeConfig(merged)
 }
 
 // ConfigPath is the broker's server.properties.

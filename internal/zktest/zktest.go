@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -108,7 +109,8 @@ func (s *Server) Stop() {
 	<-s.done
 }
 
-// ruok asks the four-letter-word health check; "imok" means the server is serving.
+// ruok asks the "srvr" four-letter word: unlike "ruok" (which answers imok as soon as the port is open), it
+// reports server details only once the server is actually serving sessions.
 func ruok(addr string) bool {
 	c, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
@@ -116,12 +118,12 @@ func ruok(addr string) bool {
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := c.Write([]byte("ruok")); err != nil {
+	if _, err := c.Write([]byte("srvr")); err != nil {
 		return false
 	}
-	buf := make([]byte, 4)
-	n, _ := c.Read(buf)
-	return string(buf[:n]) == "imok"
+	buf := make([]byte, 64)
+	n, _ := io.ReadAtLeast(c, buf, len("Zookeeper version"))
+	return strings.HasPrefix(string(buf[:n]), "Zookeeper version")
 }
 
 func freePort() (int, error) {
