@@ -41,7 +41,7 @@ func validateTopicName(name string) error {
 	case len(name) > maxTopicNameLength:
 		return newAPIError(kerr.InvalidTopicException, "Topic name is illegal, it can't be longer than %d characters, topic name: %s", maxTopicNameLength, name)
 	case !legalTopicName.MatchString(name):
-		return newAPIError(kerr.InvalidTopicException, "Topic name %s is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'", name)
+		return newAPIError(kerr.InvalidTopicException, "Topic name \"%s\" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'", name)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ package testcluster
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -189,7 +190,12 @@ func (b *Broker) Start() error {
 	if b.cmd != nil {
 		return fmt.Errorf("broker %d is already running", b.ID)
 	}
-	logf, err := os.OpenFile(filepath.Join(b.Dir, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logPath := filepath.Join(b.Dir, "server.log")
+	var logStart int64
+	if st, err := os.Stat(logPath); err == nil {
+		logStart = st.Size()
+	}
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
@@ -213,13 +219,41 @@ func (b *Broker) Start() error {
 			return fmt.Errorf("broker %d exited during start-up:\n%s", b.ID, tail(string(out), 4000))
 		default:
 		}
-		if c, err := net.DialTimeout("tcp", b.Addr(), time.Second); err == nil {
-			c.Close()
+		// Listening is not enough: the broker binds before it registers in ZooKeeper. "started" is logged once
+		// registration and the controller are up.
+		if started(logPath, logStart, b.ID) {
 			return nil
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return fmt.Errorf("broker %d did not listen on %s within 60s", b.ID, b.Addr())
+	return fmt.Errorf("broker %d did not start within 60s", b.ID)
+}
+
+func started(logPath string, from int64, id int32) bool {
+	f, err := os.Open(logPath)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if _, err := f.Seek(from, 0); err != nil {
+		return false
+	}
+	out, err := io.ReadAll(f)
+	return err == nil && strings.Contains(string(out), fmt.Sprintf("[KafkaServer id=%d] started", id))
+}
+
+// StartAfterKill starts a broker that was killed with kill -9. Until ZooKeeper expires the killed process's
+// session, its /brokers/ids registration still exists and the broker refuses to start (as Kafka does), so this
+// retries for up to a minute.
+func (b *Broker) StartAfterKill() error {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		err := b.Start()
+		if err == nil || !strings.Contains(err.Error(), "registered by another live session") || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 }
 
 // Running reports whether the broker process is alive.
