@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -97,7 +96,7 @@ func New(t testing.TB, opts Options) *Cluster {
 	}
 	c := &Cluster{t: t, dir: t.TempDir(), ZKConnect: zktest.Connect(t), overrides: opts.Overrides}
 	for i := 0; i < opts.Brokers; i++ {
-		port, err := freePort()
+		port, err := zktest.FreePort()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,7 +116,7 @@ func New(t testing.TB, opts Options) *Cluster {
 		if t.Failed() {
 			for _, b := range c.Brokers {
 				out, _ := os.ReadFile(filepath.Join(b.Dir, "server.log"))
-				t.Logf("---- broker %d log (tail) ----\n%s", b.ID, tail(string(out), 6000))
+				t.Logf("---- broker %d log (tail) ----\n%s", b.ID, zktest.Tail(string(out), 6000))
 			}
 		}
 	})
@@ -216,7 +215,7 @@ func (b *Broker) Start() error {
 		case <-done:
 			b.cmd = nil
 			out, _ := os.ReadFile(filepath.Join(b.Dir, "server.log"))
-			return fmt.Errorf("broker %d exited during start-up:\n%s", b.ID, tail(string(out), 4000))
+			return fmt.Errorf("broker %d exited during start-up:\n%s", b.ID, zktest.Tail(string(out), 4000))
 		default:
 		}
 		// Listening is not enough: the broker binds before it registers in ZooKeeper. "started" is logged once
@@ -372,22 +371,6 @@ func (c *Cluster) WaitForLeaders(t testing.TB, topic string, partitions int) {
 		}
 		return true
 	})
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
 }
 
 func envOr(k, def string) string {

@@ -50,7 +50,7 @@ func Start(dir string) (*Server, error) {
 	if err := Installed(); err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	port, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +88,7 @@ func Start(dir string) (*Server, error) {
 		select {
 		case <-s.done:
 			out, _ := os.ReadFile(filepath.Join(dir, "zookeeper.out"))
-			return nil, fmt.Errorf("ZooKeeper exited during start-up:\n%s", tail(string(out), 2000))
+			return nil, fmt.Errorf("ZooKeeper exited during start-up:\n%s", Tail(string(out), 2000))
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
@@ -126,7 +126,8 @@ func ruok(addr string) bool {
 	return strings.HasPrefix(string(buf[:n]), "Zookeeper version")
 }
 
-func freePort() (int, error) {
+// FreePort returns a port on 127.0.0.1 that was free a moment ago.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
@@ -135,7 +136,8 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func tail(s string, n int) string {
+// Tail is the last n bytes of s, for quoting process logs in errors.
+func Tail(s string, n int) string {
 	if len(s) > n {
 		return s[len(s)-n:]
 	}
