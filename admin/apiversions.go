@@ -91,16 +91,7 @@ func BrokerAPIVersionsMain(args []string, stdin io.Reader, stdout, stderr io.Wri
 	if err := fs.missing("bootstrap-server"); err != nil {
 		return fs.fail(stderr, err)
 	}
-	props := map[string]string{}
-	if f := fs.get("command-config", ""); f != "" {
-		p, err := loadProps(f)
-		if err != nil {
-			fmt.Fprintln(stderr, err.Error())
-			return 1
-		}
-		props = p
-	}
-	cl, err := newClient(fs.get("bootstrap-server", ""), props, roleAdmin, stderr)
+	cl, err := adminClient(fs, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, err.Error())
 		return 1

@@ -62,3 +62,17 @@ func errorMessage(err error) string {
 	}
 	return err.Error()
 }
+
+// adminClient connects the admin tools (kafka-topics, kafka-broker-api-versions) to --bootstrap-server with the
+// properties of --command-config, if given.
+func adminClient(fs *flagSet, stderr io.Writer) (*kgo.Client, error) {
+	props := map[string]string{}
+	if f := fs.get("command-config", ""); f != "" {
+		p, err := loadProps(f)
+		if err != nil {
+			return nil, err
+		}
+		props = p
+	}
+	return newClient(fs.get("bootstrap-server", ""), props, roleAdmin, stderr)
+}

@@ -130,16 +130,7 @@ func TopicsMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, plainErr.Error())
 		return 1
 	}
-	props := map[string]string{}
-	if f := fs.get("command-config", ""); f != "" {
-		p, err := loadProps(f)
-		if err != nil {
-			fmt.Fprintln(stderr, err.Error())
-			return 1
-		}
-		props = p
-	}
-	cl, err := newClient(fs.get("bootstrap-server", ""), props, roleAdmin, stderr)
+	cl, err := adminClient(fs, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, err.Error())
 		return 1

@@ -33,14 +33,14 @@ func (s *Server) handleProduce(ctx context.Context, nreq *network.Request, respo
 			rp.Partition = p.Partition
 			rp.BaseOffset, rp.LogAppendTime, rp.LogStartOffset = -1, -1, -1
 			tp := topicPartition{Topic: t.Topic, Partition: p.Partition}
+			recordsErr := validateProduceRecords(req.Version, p.Records)
 			switch {
 			case acks != 0 && acks != 1 && acks != -1:
 				rp.ErrorCode = kerr.InvalidRequiredAcks.Code
 			case !s.cache.contains(t.Topic):
 				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			case validateProduceRecords(req.Version, p.Records) != nil:
-				err := validateProduceRecords(req.Version, p.Records)
-				rp.ErrorCode, rp.ErrorMessage = errorCode(err), errMessage(err)
+			case recordsErr != nil:
+				rp.ErrorCode, rp.ErrorMessage = errorCode(recordsErr), errMessage(recordsErr)
 			default:
 				res := s.replicas.appendRecords(tp, p.Records, acks)
 				rp.ErrorCode = errorCode(res.err)

@@ -194,26 +194,13 @@ func (c *Controller) electLeaders(b *requestBatch, ps []tp, strategy electionStr
 		if len(updates) == 0 {
 			break
 		}
-		versions, errs, err := c.zk.UpdatePartitionStates(c.cc.epochZkVersion, updates)
+		written, conflicts, err := c.writePartitionStates(updates, "write leader election for")
 		if err != nil {
 			return done, err
 		}
-		remaining = nil
-		for _, p := range sortedTPKeys(updates) {
-			if perr := errs[p]; perr != nil {
-				if errors.Is(perr, zkutils.ErrBadVersion) {
-					remaining = append(remaining, p)
-					continue
-				}
-				if errors.Is(perr, zkutils.ErrControllerMoved) {
-					return done, perr
-				}
-				c.stateChangef("Failed to write leader election for partition %s: %v", tpString(p), perr)
-				continue
-			}
-			li := updates[p]
-			li.ZkVersion = versions[p]
-			c.cc.leadership[p] = li
+		remaining = conflicts
+		for _, p := range sortedTPKeys(written) {
+			li := written[p]
 			if results[p].Unclean {
 				c.metrics.uncleanElection()
 				c.warnf("Unclean leader election: partition %s has leader %d, data loss may have occurred", tpString(p), li.Leader)
@@ -340,4 +327,33 @@ func (c *Controller) sendBatch(b *requestBatch) {
 		c.stateChangef("Sending %s to broker %d", requestName(o), o.broker)
 		c.term.channel.send(o)
 	}
+}
+
+// writePartitionStates writes decided partition states conditionally and fenced, and caches the written ones.
+// Partitions whose znode changed under us (a version conflict) come back in conflicts for a re-read and retry;
+// other per-partition failures are logged as "Failed to <what> partition P". A moved controller epoch aborts.
+func (c *Controller) writePartitionStates(updates map[tp]zkutils.LeaderIsr, what string) (written map[tp]zkutils.LeaderIsr, conflicts []tp, err error) {
+	versions, errs, err := c.zk.UpdatePartitionStates(c.cc.epochZkVersion, updates)
+	if err != nil {
+		return nil, nil, err
+	}
+	written = make(map[tp]zkutils.LeaderIsr, len(updates))
+	for _, p := range sortedTPKeys(updates) {
+		if perr := errs[p]; perr != nil {
+			switch {
+			case errors.Is(perr, zkutils.ErrBadVersion):
+				conflicts = append(conflicts, p)
+			case errors.Is(perr, zkutils.ErrControllerMoved):
+				return written, conflicts, perr
+			default:
+				c.stateChangef("Failed to %s partition %s: %v", what, tpString(p), perr)
+			}
+			continue
+		}
+		li := updates[p]
+		li.ZkVersion = versions[p]
+		c.cc.leadership[p] = li
+		written[p] = li
+	}
+	return written, conflicts, nil
 }

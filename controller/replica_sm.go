@@ -1,7 +1,7 @@
 package controller
 
 import (
-	"errors"
+	"fmt"
 
 	"github.com/zkafka/zkafka/zkutils"
 )
@@ -144,26 +144,12 @@ func (c *Controller) removeReplicaFromIsr(replica int32, ps []tp) (map[tp]zkutil
 		if len(updates) == 0 {
 			break
 		}
-		versions, errs, err := c.zk.UpdatePartitionStates(c.cc.epochZkVersion, updates)
+		written, conflicts, err := c.writePartitionStates(updates, fmt.Sprintf("remove replica %d from ISR of", replica))
 		if err != nil {
 			return out, err
 		}
-		remaining = nil
-		for _, p := range sortedTPKeys(updates) {
-			if perr := errs[p]; perr != nil {
-				if errors.Is(perr, zkutils.ErrBadVersion) {
-					remaining = append(remaining, p)
-					continue
-				}
-				if errors.Is(perr, zkutils.ErrControllerMoved) {
-					return out, perr
-				}
-				c.stateChangef("Failed to remove replica %d from ISR of partition %s: %v", replica, tpString(p), perr)
-				continue
-			}
-			li := updates[p]
-			li.ZkVersion = versions[p]
-			c.cc.leadership[p] = li
+		remaining = conflicts
+		for p, li := range written {
 			out[p] = li
 		}
 	}
