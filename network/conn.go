@@ -36,6 +36,8 @@ func protoErrorf(format string, args ...any) error {
 // outFrame is one encoded response on its way to the writer.
 type outFrame struct {
 	buf        *[]byte // pooled; returned by the writer
+	pieces     []piece // a spliced response: written instead of buf, whose bytes they share
+	size       int     // bytes on the wire, with pieces
 	key        int16
 	receivedAt time.Time
 }
@@ -302,8 +304,7 @@ func (c *conn) writeLoop() {
 	for {
 		select {
 		case f := <-c.out:
-			n := len(*f.buf)
-			_, err := c.bw.Write(*f.buf)
+			n, err := c.writeFrame(f)
 			putBuf(f.buf)
 			if err == nil && len(c.out) == 0 {
 				err = c.bw.Flush()
@@ -322,6 +323,30 @@ func (c *conn) writeLoop() {
 			return
 		}
 	}
+}
+
+// writeFrame writes one response; the regions of a spliced one go from file
+// to socket with sendfile, after the bytes buffered before them.
+func (c *conn) writeFrame(f *outFrame) (int, error) {
+	if f.pieces == nil {
+		_, err := c.bw.Write(*f.buf)
+		return len(*f.buf), err
+	}
+	for _, p := range f.pieces {
+		if p.region.File == nil {
+			if _, err := c.bw.Write(p.b); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		if err := c.bw.Flush(); err != nil {
+			return 0, err
+		}
+		if err := sendRegion(c.nc, p.region); err != nil {
+			return 0, err
+		}
+	}
+	return f.size, nil
 }
 
 // maxPooledBuf keeps one huge response from pinning memory in the pool forever.

@@ -319,8 +319,27 @@ func (s *Server) finish(req *Request, resp kmsg.Response) {
 	}
 	resp.SetVersion(req.Header.APIVersion)
 	buf := getBuf()
-	*buf = AppendResponse((*buf)[:0], req.Header.CorrelationID, resp)
-	c.send(&outFrame{buf: buf, key: req.Header.APIKey, receivedAt: req.ReceivedAt})
+	f := &outFrame{buf: buf, key: req.Header.APIKey, receivedAt: req.ReceivedAt}
+	if sr, ok := resp.(*SplicedResponse); ok && len(sr.Splices) > 0 {
+		b, pieces, err := encodeSpliced((*buf)[:0], req.Header.CorrelationID, sr)
+		if err != nil {
+			putBuf(buf)
+			c.log.WithError(err).Errorf("Cannot encode %s response (correlation id %d); closing connection",
+				kmsg.NameForKey(req.Header.APIKey), req.Header.CorrelationID)
+			c.close()
+			return
+		}
+		*buf, f.pieces = b, pieces
+		for _, p := range pieces {
+			f.size += len(p.b) + int(p.region.Len)
+		}
+	} else {
+		if ok {
+			resp = sr.Response
+		}
+		*buf = AppendResponse((*buf)[:0], req.Header.CorrelationID, resp)
+	}
+	c.send(f)
 }
 
 func (s *Server) callAsyncHandler(h AsyncHandler, req *Request, respond func(kmsg.Response)) (panicked bool) {
