@@ -15,9 +15,10 @@ const (
 )
 
 type lisrEntry struct {
-	state    zkutils.LeaderIsr
-	replicas []int32
-	isNew    bool
+	state            zkutils.LeaderIsr
+	replicas         []int32
+	adding, removing []int32
+	isNew            bool
 }
 
 type umEntry struct {
@@ -66,7 +67,13 @@ func (b *requestBatch) addLeaderAndIsr(cc *controllerContext, brokers []int32, p
 			b.lisr[id] = m
 		}
 		prev, had := m[p]
-		m[p] = lisrEntry{state: state, replicas: append([]int32(nil), cc.replicas(p)...), isNew: isNew || (had && prev.isNew)}
+		m[p] = lisrEntry{
+			state:    state,
+			replicas: append([]int32(nil), cc.replicas(p)...),
+			adding:   append([]int32(nil), cc.adding[p]...),
+			removing: append([]int32(nil), cc.removing[p]...),
+			isNew:    isNew || (had && prev.isNew),
+		}
 	}
 	b.addUpdateMetadata(cc, cc.liveOrShuttingDownIDs(), []tp{p})
 }
@@ -197,8 +204,8 @@ func buildLeaderAndIsr(env requestEnv, recipient zkutils.BrokerInfo, parts map[t
 		ps.ISR = nonNil(e.state.ISR)
 		ps.ZKVersion = e.state.ZkVersion
 		ps.Replicas = nonNil(e.replicas)
-		ps.AddingReplicas = []int32{}
-		ps.RemovingReplicas = []int32{}
+		ps.AddingReplicas = nonNil(e.adding)
+		ps.RemovingReplicas = nonNil(e.removing)
 		ps.IsNew = e.isNew
 		ps.LeaderRecoveryState = e.state.LeaderRecoveryState
 		i, ok := byTopic[p.Topic]

@@ -153,6 +153,16 @@ func (c *Controller) onBrokerStartup(newBrokers []int32) error {
 			return err
 		}
 	}
+	if err := c.maybeResumeReassignments(func(_ tp, ra replicaAssignment) bool {
+		for _, r := range ra.target() {
+			if newSet[r] {
+				return true
+			}
+		}
+		return false
+	}); err != nil {
+		return err
+	}
 	return c.watchBrokers(newBrokers)
 }
 

@@ -28,6 +28,11 @@ type controllerContext struct {
 	assignments map[string]map[int32][]int32 // topic → partition → replicas, znode order
 	topicZkVer  map[string]int32             // /brokers/topics/<t> version, for writing the assignment back
 
+	// KIP-455 reassignment state: assignments hold the full replica set RS; these hold AR and RR of the
+	// partitions being reassigned.
+	adding, removing          map[tp][]int32
+	partitionsBeingReassigned map[tp]bool
+
 	leadership      map[tp]zkutils.LeaderIsr
 	partitionStates map[tp]partitionState
 	replicaStates   map[partitionReplica]replicaState
@@ -51,6 +56,9 @@ func (c *controllerContext) reset() {
 	c.topicIDs = map[string][16]byte{}
 	c.assignments = map[string]map[int32][]int32{}
 	c.topicZkVer = map[string]int32{}
+	c.adding = map[tp][]int32{}
+	c.removing = map[tp][]int32{}
+	c.partitionsBeingReassigned = map[tp]bool{}
 	c.leadership = map[tp]zkutils.LeaderIsr{}
 	c.partitionStates = map[tp]partitionState{}
 	c.replicaStates = map[partitionReplica]replicaState{}
@@ -217,6 +225,9 @@ func (c *controllerContext) removeTopic(topic string) {
 		}
 		delete(c.leadership, p)
 		delete(c.partitionStates, p)
+		delete(c.adding, p)
+		delete(c.removing, p)
+		delete(c.partitionsBeingReassigned, p)
 	}
 	delete(c.assignments, topic)
 	delete(c.allTopics, topic)
@@ -234,4 +245,81 @@ func sortTPs(s []tp) {
 		}
 		return s[i].Partition < s[j].Partition
 	})
+}
+
+// replicaAssignment is Kafka's ReplicaAssignment: the full replica set RS with the adding (AR) and removing (RR)
+// replicas of an ongoing reassignment.
+type replicaAssignment struct {
+	Replicas, Adding, Removing []int32
+}
+
+// origin is ORS = RS − AR.
+func (a replicaAssignment) origin() []int32 { return diff(a.Replicas, a.Adding) }
+
+// target is TRS = RS − RR.
+func (a replicaAssignment) target() []int32 { return diff(a.Replicas, a.Removing) }
+
+func (a replicaAssignment) isBeingReassigned() bool { return len(a.Adding) > 0 || len(a.Removing) > 0 }
+
+// reassignTo is Kafka's ReplicaAssignment.reassignTo: RS = distinct(TRS ++ ORS), AR = RS − ORS, RR = RS − TRS.
+// Reassigning an ongoing reassignment starts from its origin, so a superseded target's replicas are dropped.
+func (a replicaAssignment) reassignTo(target []int32) replicaAssignment {
+	origin := a.origin()
+	full := distinct(append(append([]int32(nil), target...), origin...))
+	return replicaAssignment{Replicas: full, Adding: diff(full, origin), Removing: diff(full, target)}
+}
+
+func (a replicaAssignment) equal(b replicaAssignment) bool {
+	return equalIDs(a.Replicas, b.Replicas) && equalIDs(a.Adding, b.Adding) && equalIDs(a.Removing, b.Removing)
+}
+
+func equalIDs(a, b []int32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// diff is Scala's Seq.diff for sets of distinct ids: a's elements not in b, in a's order.
+func diff(a, b []int32) []int32 {
+	return filter(a, func(x int32) bool { return !contains(b, x) })
+}
+
+func distinct(s []int32) []int32 {
+	seen := brokerSet{}
+	return filter(s, func(x int32) bool {
+		if seen[x] {
+			return false
+		}
+		seen[x] = true
+		return true
+	})
+}
+
+func (c *controllerContext) fullAssignment(p tp) replicaAssignment {
+	return replicaAssignment{
+		Replicas: append([]int32(nil), c.replicas(p)...),
+		Adding:   append([]int32(nil), c.adding[p]...),
+		Removing: append([]int32(nil), c.removing[p]...),
+	}
+}
+
+// setFullAssignment replaces one partition's RS/AR/RR in the cache.
+func (c *controllerContext) setFullAssignment(p tp, a replicaAssignment) {
+	c.setAssignment(p.Topic, map[int32][]int32{p.Partition: a.Replicas})
+	if len(a.Adding) > 0 {
+		c.adding[p] = append([]int32(nil), a.Adding...)
+	} else {
+		delete(c.adding, p)
+	}
+	if len(a.Removing) > 0 {
+		c.removing[p] = append([]int32(nil), a.Removing...)
+	} else {
+		delete(c.removing, p)
+	}
 }

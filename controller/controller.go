@@ -29,9 +29,15 @@ type Config struct {
 	DeleteTopicEnable           bool          // delete.topic.enable
 	UncleanLeaderElectionEnable bool          // broker default; topic override via zkutils.GetTopicConfig
 	SocketTimeout               time.Duration // controller.socket.timeout.ms
-	Logger                      *logrus.Entry
-	Metrics                     metrics.Registry // may be nil
-	Now                         func() time.Time
+	// Automatic preferred-leader rebalance: auto.leader.rebalance.enable (Kafka default true; the zero value
+	// here is off, so the broker must pass it), leader.imbalance.per.broker.percentage (10) and
+	// leader.imbalance.check.interval.seconds (300 s; zero or less means 300 s).
+	AutoLeaderRebalanceEnable          bool
+	LeaderImbalancePerBrokerPercentage int
+	LeaderImbalanceCheckInterval       time.Duration
+	Logger                             *logrus.Entry
+	Metrics                            metrics.Registry // may be nil
+	Now                                func() time.Time
 }
 
 // Controller is one broker's controller component: inactive until it wins the election.
@@ -70,6 +76,10 @@ type term struct {
 	// Watches armed in this term, so each znode has at most one goroutine waiting on it.
 	topicWatches  map[string]bool
 	brokerWatches map[int32]bool
+	stateWatches  map[tp]bool // state znodes of reassigning partitions
+	// czxids of the admin request znodes already acted on: Kafka reacts to their creation only, while our
+	// exists watches also fire on data changes and on our own deletions.
+	preferredElectionNode, reassignmentNode int64
 }
 
 // New builds a controller; Startup starts it.
@@ -79,6 +89,9 @@ func New(cfg Config) *Controller {
 	}
 	if cfg.SocketTimeout <= 0 {
 		cfg.SocketTimeout = 30 * time.Second
+	}
+	if cfg.LeaderImbalanceCheckInterval <= 0 {
+		cfg.LeaderImbalanceCheckInterval = 300 * time.Second
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

@@ -97,13 +97,18 @@ func (w *testWriter) Write(p []byte) (int, error) {
 
 func connectZK(t *testing.T, connect string) *zkutils.Client {
 	t.Helper()
+	return connectZKTimeout(t, connect, 6*time.Second)
+}
+
+func connectZKTimeout(t *testing.T, connect string, session time.Duration) *zkutils.Client {
+	t.Helper()
 	// The shared ZooKeeper sometimes resets the first sessions right after it starts; Connect waits per attempt.
 	var (
 		zk  *zkutils.Client
 		err error
 	)
 	for attempt := 0; attempt < 5; attempt++ {
-		zk, err = zkutils.Connect(zkutils.Config{Connect: connect, SessionTimeout: 6 * time.Second,
+		zk, err = zkutils.Connect(zkutils.Config{Connect: connect, SessionTimeout: session,
 			ConnectionTimeout: 3 * time.Second, Logger: testLogger(t)})
 		if err == nil {
 			break
@@ -137,19 +142,31 @@ func (n *node) kill() {
 
 func startNode(t *testing.T, connect string, id int32, f *fakeBrokers, deleteEnable bool) *node {
 	t.Helper()
-	zk := connectZK(t, connect)
-	_, err := zk.RegisterBroker(zkutils.BrokerInfo{
+	return startNodeWith(t, connectZK(t, connect), id, f, func(c *Config) { c.DeleteTopicEnable = deleteEnable })
+}
+
+func registration(id int32) zkutils.BrokerInfo {
+	return zkutils.BrokerInfo{
 		ID:        id,
 		Endpoints: []zkutils.Endpoint{{Listener: "PLAINTEXT", SecurityProtocol: "PLAINTEXT", Host: "127.0.0.1", Port: 19000 + id}},
 		Timestamp: time.Now().UnixMilli(),
-	})
-	if err != nil {
+	}
+}
+
+// startNodeWith registers broker id on zk and starts its controller with the config edited by mod.
+func startNodeWith(t *testing.T, zk *zkutils.Client, id int32, f *fakeBrokers, mod func(*Config)) *node {
+	t.Helper()
+	if _, err := zk.RegisterBroker(registration(id)); err != nil {
 		t.Fatal(err)
 	}
-	c := New(Config{
-		BrokerID: id, ZK: zk, Dial: f.dial(id), DeleteTopicEnable: deleteEnable,
+	cfg := Config{
+		BrokerID: id, ZK: zk, Dial: f.dial(id), DeleteTopicEnable: true,
 		SocketTimeout: 5 * time.Second, Logger: testLogger(t).WithField("broker", id),
-	})
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	c := New(cfg)
 	c.Startup()
 	n := &node{id: id, zk: zk, ctrl: c}
 	t.Cleanup(n.kill)

@@ -36,6 +36,34 @@ type (
 		resp     kmsg.Response
 		deletion bool
 	}
+	// controlledShutdownEvent is the ControlledShutdown API.
+	controlledShutdownEvent struct {
+		broker int32
+		epoch  int64
+		reply  chan shutdownReply
+	}
+	// replicaLeaderElectionEvent is the ElectLeaders API (Kafka's ReplicaLeaderElection, AdminClientTriggered).
+	replicaLeaderElectionEvent struct {
+		partitions   []tp
+		all          bool
+		electionType int8
+		reply        chan electReply
+	}
+	// preferredReplicaElectionEvent: the watch on /admin/preferred_replica_election fired (ZkTriggered).
+	preferredReplicaElectionEvent struct{ term uint64 }
+	// zkPartitionReassignmentEvent: the watch on /admin/reassign_partitions fired.
+	zkPartitionReassignmentEvent struct{ term uint64 }
+	// partitionReassignmentIsrChangeEvent: a reassigning partition's state znode changed.
+	partitionReassignmentIsrChangeEvent struct {
+		term uint64
+		tp   tp
+	}
+	// autoPreferredReplicaLeaderElectionEvent is the rebalance timer's tick; done is closed once it ran, so the
+	// next tick is scheduled after it as Kafka's scheduler does.
+	autoPreferredReplicaLeaderElectionEvent struct {
+		term uint64
+		done chan struct{}
+	}
 )
 
 func (startupEvent) name() string                { return "Startup" }
@@ -50,6 +78,30 @@ func (partitionModificationsEvent) name() string { return "PartitionModification
 func (topicDeletionEvent) name() string          { return "TopicDeletion" }
 func (isrChangeNotificationEvent) name() string  { return "IsrChangeNotification" }
 func (brokerResponseEvent) name() string         { return "BrokerResponse" }
+func (controlledShutdownEvent) name() string     { return "ControlledShutdown" }
+func (replicaLeaderElectionEvent) name() string  { return "ReplicaLeaderElection" }
+func (preferredReplicaElectionEvent) name() string {
+	return "ReplicaLeaderElection"
+}
+func (zkPartitionReassignmentEvent) name() string { return "ZkPartitionReassignment" }
+func (partitionReassignmentIsrChangeEvent) name() string {
+	return "PartitionReassignmentIsrChange"
+}
+func (autoPreferredReplicaLeaderElectionEvent) name() string {
+	return "AutoPreferredReplicaLeaderElection"
+}
+
+// abandonable events have a waiter that must hear something when the event is dropped unprocessed.
+type abandonable interface{ abandon() }
+
+func (e expireEvent) abandon() { close(e.reply) }
+func (e controlledShutdownEvent) abandon() {
+	e.reply <- shutdownReply{err: ErrNotController}
+}
+func (e replicaLeaderElectionEvent) abandon() { e.reply <- electReply{err: ErrNotController} }
+func (e autoPreferredReplicaLeaderElectionEvent) abandon() {
+	close(e.done)
+}
 
 // eventQueue is unbounded so that watch goroutines and senders never block on the controller.
 type eventQueue struct {
@@ -72,8 +124,8 @@ func (q *eventQueue) put(e event) {
 func (q *eventQueue) clearAndPut(e event) {
 	q.mu.Lock()
 	for _, old := range q.items {
-		if ex, ok := old.(expireEvent); ok {
-			close(ex.reply)
+		if a, ok := old.(abandonable); ok {
+			a.abandon()
 		}
 	}
 	q.items = []event{e}
@@ -156,6 +208,31 @@ func (c *Controller) process(e event) {
 		if c.currentTerm(ev.term) {
 			err = c.processBrokerResponse(ev)
 		}
+	case controlledShutdownEvent:
+		remaining, perr := c.processControlledShutdown(ev.broker, ev.epoch)
+		ev.reply <- shutdownReply{remaining: remaining, err: replyErr(perr)}
+		err = internalErr(perr)
+	case replicaLeaderElectionEvent:
+		results, perr := c.processAdminLeaderElection(ev)
+		ev.reply <- electReply{results: results, err: replyErr(perr)}
+		err = internalErr(perr)
+	case preferredReplicaElectionEvent:
+		if c.currentTerm(ev.term) {
+			err = c.processPreferredReplicaElectionZNode()
+		}
+	case zkPartitionReassignmentEvent:
+		if c.currentTerm(ev.term) {
+			err = c.processZkPartitionReassignmentWatch()
+		}
+	case partitionReassignmentIsrChangeEvent:
+		if c.currentTerm(ev.term) {
+			err = c.processPartitionReassignmentIsrChange(ev.tp)
+		}
+	case autoPreferredReplicaLeaderElectionEvent:
+		if c.currentTerm(ev.term) {
+			err = c.processAutoPreferredReplicaLeaderElection()
+		}
+		close(ev.done)
 	case callEvent:
 		err = ev.f()
 	}

@@ -8,12 +8,6 @@ import (
 	"github.com/zkafka/zkafka/zkutils"
 )
 
-// staleControllerDeleter is what zkutils would need to let a controller that lost the fence remove a /controller
-// znode that still names it (an unfenced delete conditional on the owner). It is used only if zkutils has it.
-type staleControllerDeleter interface {
-	DeleteControllerIfOwner(brokerID int32) error
-}
-
 // refreshControllerID reads /controller, re-arming its watch if the last one fired, and publishes the result.
 func (c *Controller) refreshControllerID() (int32, bool, error) {
 	var (
@@ -150,14 +144,9 @@ func (c *Controller) maybeResignAfterFenceLoss() {
 	}
 	if wasActive && id == c.cfg.BrokerID {
 		// The epoch moved without /controller moving (an operator or a test wrote it): our ephemeral would
-		// block every election, so drop it if zkutils can do so safely.
-		if d, ok := any(c.zk).(staleControllerDeleter); ok {
-			if err := d.DeleteControllerIfOwner(c.cfg.BrokerID); err != nil {
-				c.warnf("Failed to delete stale /controller: %v", err)
-			}
-		} else {
-			c.warnf("/controller still names this broker after losing the controller epoch; no new controller " +
-				"can be elected until this broker's ZooKeeper session ends")
+		// block every election, so drop it; its deletion fires the watch and a new election follows.
+		if _, err := c.zk.DeleteControllerIfOwner(c.cfg.BrokerID); err != nil {
+			c.warnf("Failed to delete stale /controller: %v", err)
 		}
 	}
 }
@@ -169,7 +158,8 @@ func (c *Controller) onControllerFailover() error {
 		return fmt.Errorf("feature znode: %w", err)
 	}
 	c.termSeq++
-	t := &term{id: c.termSeq, stop: make(chan struct{}), topicWatches: map[string]bool{}, brokerWatches: map[int32]bool{}}
+	t := &term{id: c.termSeq, stop: make(chan struct{}), topicWatches: map[string]bool{}, brokerWatches: map[int32]bool{},
+		stateWatches: map[tp]bool{}}
 	t.channel = &channelManager{
 		dial: c.cfg.Dial, listener: c.cfg.InterBrokerListener, timeout: c.cfg.SocketTimeout,
 		log: c.log, senders: map[int32]*sender{},
@@ -228,7 +218,28 @@ func (c *Controller) onControllerFailover() error {
 		return err
 	}
 	c.infof("Ready to serve as the new controller with epoch %d", c.cc.epoch)
-	return c.resumeDeletions()
+	if err := c.initializePartitionReassignments(); err != nil {
+		return err
+	}
+	if err := c.resumeDeletions(); err != nil {
+		return err
+	}
+	preferredExists, preferredNode, err := c.armPreferredReplicaElectionWatch()
+	if err != nil {
+		return err
+	}
+	if preferredExists {
+		c.term.preferredElectionNode = preferredNode
+		pending, err := c.fetchPendingPreferredReplicaElections()
+		if err != nil {
+			return err
+		}
+		if _, err := c.onReplicaElection(pending, ElectionPreferred, zkTriggered); err != nil {
+			return err
+		}
+	}
+	c.scheduleAutoRebalance(t)
+	return nil
 }
 
 // initializeControllerContext loads brokers, topics, assignments and partition states, batched.

@@ -1,5 +1,11 @@
 package controller
 
+import (
+	"errors"
+
+	"github.com/zkafka/zkafka/zkutils"
+)
+
 // processIsrChangeNotification handles /isr_change_notification children: leaders changed ISRs in ZooKeeper
 // themselves, so the controller re-reads those states, tells every broker, and removes the notifications.
 func (c *Controller) processIsrChangeNotification() error {
@@ -39,6 +45,17 @@ func (c *Controller) processIsrChangeNotification() error {
 		b := newRequestBatch()
 		b.addUpdateMetadata(c.cc, c.cc.liveOrShuttingDownIDs(), ps)
 		c.sendBatch(b)
+		// A reassignment completes when its target replicas joined the ISR.
+		for _, p := range ps {
+			if c.cc.partitionsBeingReassigned[p] {
+				if err := c.maybeCompleteReassignment(p); err != nil {
+					if errors.Is(err, zkutils.ErrControllerMoved) {
+						return err
+					}
+					c.errorf("Error completing reassignment of partition %s: %v", tpString(p), err)
+				}
+			}
+		}
 	}
 	return c.zk.DeleteIsrChangeNotifications(c.cc.epochZkVersion, names)
 }

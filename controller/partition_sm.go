@@ -41,18 +41,26 @@ func tpsString(ps []tp) string {
 // handlePartitionStateChanges runs one batch of partition transitions and sends the requests it produced. A
 // fencing failure aborts the batch unsent: another controller owns the cluster now.
 func (c *Controller) handlePartitionStateChanges(ps []tp, target partitionState, strategy electionStrategy) error {
-	if len(ps) == 0 {
-		return nil
-	}
-	b := newRequestBatch()
-	if err := c.doPartitionStateChanges(b, ps, target, strategy); err != nil {
-		return err
-	}
-	c.sendBatch(b)
-	return nil
+	_, err := c.partitionStateChanges(ps, target, strategy)
+	return err
 }
 
-func (c *Controller) doPartitionStateChanges(b *requestBatch, ps []tp, target partitionState, strategy electionStrategy) error {
+// partitionStateChanges is handlePartitionStateChanges that also reports the partitions that reached target.
+func (c *Controller) partitionStateChanges(ps []tp, target partitionState, strategy electionStrategy) ([]tp, error) {
+	if len(ps) == 0 {
+		return nil, nil
+	}
+	b := newRequestBatch()
+	done, err := c.doPartitionStateChanges(b, ps, target, strategy)
+	if err != nil {
+		return done, err
+	}
+	c.sendBatch(b)
+	return done, nil
+}
+
+func (c *Controller) doPartitionStateChanges(b *requestBatch, ps []tp, target partitionState, strategy electionStrategy) ([]tp, error) {
+	var reached []tp
 	var valid []tp
 	for _, p := range ps {
 		cur := c.cc.partitionState(p)
@@ -81,8 +89,9 @@ func (c *Controller) doPartitionStateChanges(b *requestBatch, ps []tp, target pa
 		if len(uninitialized) > 0 {
 			ok, err := c.initializeLeaderAndIsr(b, uninitialized)
 			if err != nil {
-				return err
+				return reached, err
 			}
+			reached = append(reached, ok...)
 			for _, p := range ok {
 				li := c.cc.leadership[p]
 				c.stateChangef("Changed partition %s from %s to %s with state LeaderAndIsr(leader=%d, leaderEpoch=%d, isr=%v, partitionEpoch=%d)",
@@ -93,8 +102,9 @@ func (c *Controller) doPartitionStateChanges(b *requestBatch, ps []tp, target pa
 		if len(toElect) > 0 {
 			ok, err := c.electLeaders(b, toElect, strategy)
 			if err != nil {
-				return err
+				return reached, err
 			}
+			reached = append(reached, ok...)
 			for _, p := range ok {
 				li := c.cc.leadership[p]
 				c.stateChangef("Changed partition %s from %s to %s with state LeaderAndIsr(leader=%d, leaderEpoch=%d, isr=%v, partitionEpoch=%d)",
@@ -107,8 +117,12 @@ func (c *Controller) doPartitionStateChanges(b *requestBatch, ps []tp, target pa
 			c.stateChangef("Changed partition %s state from %s to %s", tpString(p), c.cc.partitionState(p), target)
 			c.cc.partitionStates[p] = target
 		}
+		reached = valid
 	}
-	return nil
+	if target == newPartition {
+		reached = valid
+	}
+	return reached, nil
 }
 
 // initializeLeaderAndIsr creates the state znodes of new partitions (fenced) and tells their replicas.
@@ -219,7 +233,7 @@ func (c *Controller) runElection(p tp, li zkutils.LeaderIsr, strategy electionSt
 	assignment := c.cc.replicas(p)
 	switch strategy.kind {
 	case reassignElection:
-		return electReassign(assignment, li.ISR, c.cc.liveSet())
+		return electReassign(c.cc.fullAssignment(p).target(), li.ISR, c.cc.liveSet())
 	case preferredElection:
 		return electPreferred(assignment, li.ISR, c.cc.liveSet())
 	case controlledShutdownElection:

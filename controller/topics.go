@@ -91,6 +91,14 @@ func (c *Controller) loadAssignments(assignments map[string]zkutils.TopicAssignm
 		c.cc.topicIDs[topic] = a.TopicID
 		c.cc.topicZkVer[topic] = a.ZkVersion
 		c.cc.setAssignment(topic, a.Partitions)
+		for part, rs := range a.Partitions {
+			p := tp{Topic: topic, Partition: part}
+			full := replicaAssignment{Replicas: rs, Adding: a.Adding[part], Removing: a.Removing[part]}
+			c.cc.setFullAssignment(p, full)
+			if full.isBeingReassigned() {
+				c.cc.partitionsBeingReassigned[p] = true
+			}
+		}
 	}
 	return nil
 }

@@ -245,3 +245,18 @@ func parseIDs(names []string) []int32 {
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	return ids
 }
+
+// WatchBroker reads one registration and sets a data watch on it (Kafka's BrokerModificationsHandler); a
+// missing node yields found=false and an exists watch.
+func (c *Client) WatchBroker(id int32) (BrokerInfo, bool, Watch, error) {
+	data, st, found, w, err := c.impl.getW(brokerPath(id))
+	if err != nil || !found {
+		return BrokerInfo{}, false, w, err
+	}
+	b, err := decodeBroker(id, data)
+	if err != nil {
+		return BrokerInfo{}, false, w, err
+	}
+	b.Epoch = st.Czxid
+	return b, true, w, nil
+}

@@ -144,3 +144,37 @@ func (c *Client) TryElectController(brokerID int32, timestampMs int64) (epoch in
 func (c *Client) DeleteController(epochZkVersion int32) error {
 	return c.impl.fencedDelete(epochZkVersion, controllerPath)
 }
+
+// DeleteControllerIfOwner deletes /controller when it names brokerID and is an ephemeral of this client's
+// current or an earlier session: a broker that lost the controller epoch without losing /controller (or whose
+// old session's node lingers, ZOOKEEPER-2985) would otherwise block every election until that session ends.
+// It reports whether it deleted the node. The delete is conditional on the version read; the one race left (our
+// node vanishing and another broker's appearing between the read and the delete) costs only a re-election.
+func (c *Client) DeleteControllerIfOwner(brokerID int32) (bool, error) {
+	cl := c.impl
+	data, st, err := cl.get(controllerPath)
+	if errors.Is(err, ErrNoNode) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	id, err := decodeController(data)
+	if err != nil || id != brokerID {
+		return false, err
+	}
+	cl.mu.Lock()
+	ours := st.EphemeralOwner == cl.sessionID || cl.pastIDs[st.EphemeralOwner]
+	cl.mu.Unlock()
+	if !ours && st.EphemeralOwner != cl.conn.SessionID() {
+		return false, nil
+	}
+	err = cl.conn.Delete(cl.abs(controllerPath), st.Version)
+	if errors.Is(err, zk.ErrNoNode) || errors.Is(err, zk.ErrBadVersion) {
+		return false, nil
+	}
+	if err != nil {
+		return false, mapErr("delete", controllerPath, err)
+	}
+	return true, nil
+}

@@ -177,3 +177,19 @@ func (c *Client) UpdatePartitionStateAsLeader(tp TopicPartition, s LeaderIsr) (n
 	}
 	return st.Version, nil
 }
+
+// WatchPartitionState reads one partition's state and sets a data watch on it (the controller's
+// PartitionReassignmentIsrChangeHandler, used while ISR changes travel through ZooKeeper). A missing node yields
+// found=false and an exists watch.
+func (c *Client) WatchPartitionState(tp TopicPartition) (LeaderIsr, bool, Watch, error) {
+	data, st, found, w, err := c.impl.getW(partitionStatePath(tp))
+	if err != nil || !found {
+		return LeaderIsr{}, false, w, err
+	}
+	li, err := decodeLeaderIsr(data)
+	if err != nil {
+		return LeaderIsr{}, false, w, err
+	}
+	li.ZkVersion = st.Version
+	return li, true, w, nil
+}
