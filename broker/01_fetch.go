@@ -71,9 +71,14 @@ func (s *Server) handleFetch(ctx context.Context, nreq *network.Request, respond
 				rp.HighWatermark = res.info.HighWatermark
 				rp.LastStableOffset = res.info.HighWatermark
 				rp.LogStartOffset = res.info.LogStartOffset
-				if res.err == nil && res.info.Records != nil {
-					rp.RecordBatches = res.info.Records
-					if n := len(res.info.Records); n > 0 {
+				if res.err == nil && res.info.Size > 0 {
+					// Copied for now; sendfile of res.info.Regions replaces this.
+					recs, err := res.info.AppendTo(nil)
+					if err != nil {
+						rp.ErrorCode = errorCode(err)
+					} else {
+						rp.RecordBatches = recs
+						n := len(recs)
 						remaining -= n
 						minOne = false
 						s.bytesOut(fp.tp.Topic, n)
@@ -123,7 +128,7 @@ func (s *Server) handleFetch(ctx context.Context, nreq *network.Request, respond
 					return 1, true
 				}
 				res := s.replicas.read(fp.tp, fp.offset, int(fp.maxBytes), fp.leaderEpoch, isFollower, false)
-				bytes += len(res.info.Records)
+				bytes += int(res.info.Size)
 			}
 		}
 		return bytes, bytes >= int(req.MinBytes)

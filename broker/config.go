@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/zkafka/zkafka/log"
 )
 
 // Config is the broker's configuration: server.properties with Kafka's names and defaults, plus --override k=v.
@@ -40,6 +42,11 @@ type Config struct {
 	DeleteTopicEnable            bool
 	UncleanLeaderElectionEnable  bool
 	ControlledShutdownEnable     bool
+	ControlledShutdownMaxRetries int
+	ControlledShutdownBackoff    time.Duration // controlled.shutdown.retry.backoff.ms
+	AutoLeaderRebalanceEnable    bool
+	LeaderImbalancePerBrokerPct  int
+	LeaderImbalanceCheckInterval time.Duration
 	ControllerSocketTimeout      time.Duration
 	MessageMaxBytes              int
 	FetchMaxBytes                int32
@@ -59,7 +66,16 @@ type Config struct {
 	LogFlushMessages      int64
 	LogFlushMs            int64
 	LogTimestampType      string
-	CompressionType       string
+	// message.timestamp.before.max.ms / after.max.ms, falling back to the deprecated difference.max.ms.
+	LogTimestampBeforeMaxMs, LogTimestampAfterMaxMs int64
+	LogTimestampDifferenceMaxMs                     int64
+	LogRollJitterMs                                 int64
+	LogSegmentDeleteDelayMs                         int64
+	// The LogManager's background tasks.
+	LogRetentionCheckInterval, LogFlushSchedulerInterval time.Duration
+	LogFlushOffsetCheckpointInterval                     time.Duration
+	LogFlushStartOffsetCheckpointInterval                time.Duration
+	CompressionType                                      string
 }
 
 // Default server.properties values, from Kafka 3.7's KafkaConfig defaults.
@@ -84,6 +100,11 @@ var defaults = map[string]string{
 	"delete.topic.enable":                           "true",
 	"unclean.leader.election.enable":                "false",
 	"controlled.shutdown.enable":                    "true",
+	"controlled.shutdown.max.retries":               "3",
+	"controlled.shutdown.retry.backoff.ms":          "5000",
+	"auto.leader.rebalance.enable":                  "true",
+	"leader.imbalance.per.broker.percentage":        "10",
+	"leader.imbalance.check.interval.seconds":       "300",
 	"controller.socket.timeout.ms":                  "30000",
 	"message.max.bytes":                             "1048588",
 	"fetch.max.bytes":                               "57671680",
@@ -99,6 +120,15 @@ var defaults = map[string]string{
 	"log.cleanup.policy":                            "delete",
 	"log.flush.interval.messages":                   "9223372036854775807",
 	"log.message.timestamp.type":                    "CreateTime",
+	"log.message.timestamp.difference.max.ms":       "9223372036854775807",
+	"log.message.timestamp.before.max.ms":           "9223372036854775807",
+	"log.message.timestamp.after.max.ms":            "9223372036854775807",
+	"log.roll.jitter.hours":                         "0",
+	"log.segment.delete.delay.ms":                   "60000",
+	"log.retention.check.interval.ms":               "300000",
+	"log.flush.scheduler.interval.ms":               "9223372036854775807",
+	"log.flush.offset.checkpoint.interval.ms":       "60000",
+	"log.flush.start.offset.checkpoint.interval.ms": "60000",
 	"compression.type":                              "producer",
 }
 
@@ -245,6 +275,11 @@ func NewConfig(props map[string]string) (*Config, error) {
 	c.DeleteTopicEnable = p.bool("delete.topic.enable")
 	c.UncleanLeaderElectionEnable = p.bool("unclean.leader.election.enable")
 	c.ControlledShutdownEnable = p.bool("controlled.shutdown.enable")
+	c.ControlledShutdownMaxRetries = int(p.int("controlled.shutdown.max.retries"))
+	c.ControlledShutdownBackoff = p.ms("controlled.shutdown.retry.backoff.ms")
+	c.AutoLeaderRebalanceEnable = p.bool("auto.leader.rebalance.enable")
+	c.LeaderImbalancePerBrokerPct = int(p.int("leader.imbalance.per.broker.percentage"))
+	c.LeaderImbalanceCheckInterval = time.Duration(p.int("leader.imbalance.check.interval.seconds")) * time.Second
 	c.ControllerSocketTimeout = p.ms("controller.socket.timeout.ms")
 	c.MessageMaxBytes = int(p.int("message.max.bytes"))
 	c.FetchMaxBytes = int32(p.int("fetch.max.bytes"))
@@ -265,9 +300,22 @@ func NewConfig(props map[string]string) (*Config, error) {
 		c.LogFlushMs = p.int("log.flush.interval.ms")
 	}
 	c.LogTimestampType = p.str("log.message.timestamp.type")
+	c.LogTimestampDifferenceMaxMs = p.int("log.message.timestamp.difference.max.ms")
+	c.LogTimestampBeforeMaxMs = p.int("log.message.timestamp.before.max.ms")
+	c.LogTimestampAfterMaxMs = p.int("log.message.timestamp.after.max.ms")
+	c.LogRollJitterMs = p.durationMs("log.roll.jitter.ms", "", "log.roll.jitter.hours")
+	c.LogSegmentDeleteDelayMs = p.int("log.segment.delete.delay.ms")
+	c.LogRetentionCheckInterval = log.DurationFromMs(p.int("log.retention.check.interval.ms"))
+	c.LogFlushSchedulerInterval = log.DurationFromMs(p.int("log.flush.scheduler.interval.ms"))
+	c.LogFlushOffsetCheckpointInterval = log.DurationFromMs(p.int("log.flush.offset.checkpoint.interval.ms"))
+	c.LogFlushStartOffsetCheckpointInterval = log.DurationFromMs(p.int("log.flush.start.offset.checkpoint.interval.ms"))
 	c.CompressionType = p.str("compression.type")
 	if c.NumIOThreads < 1 {
 		p.fail("num.io.threads", strconv.Itoa(c.NumIOThreads))
+	}
+	if c.LeaderImbalanceCheckInterval < time.Second {
+		// Kafka's validator: atLeast(1).
+		p.fail("leader.imbalance.check.interval.seconds", p.str("leader.imbalance.check.interval.seconds"))
 	}
 	if c.QueuedMaxRequests < 1 {
 		p.fail("queued.max.requests", strconv.Itoa(c.QueuedMaxRequests))

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 
 	"github.com/zkafka/zkafka/log"
@@ -51,7 +52,9 @@ func validateTopicConfigs(cfgs map[string]string) error {
 		}
 		switch k {
 		case "segment.bytes", "retention.bytes", "retention.ms", "segment.ms", "max.message.bytes",
-			"index.interval.bytes", "segment.index.bytes", "flush.messages", "flush.ms", "min.insync.replicas":
+			"index.interval.bytes", "segment.index.bytes", "flush.messages", "flush.ms", "min.insync.replicas",
+			"segment.jitter.ms", "file.delete.delay.ms", "message.timestamp.before.max.ms",
+			"message.timestamp.after.max.ms", "message.timestamp.difference.max.ms":
 			if _, err := strconv.ParseInt(v, 10, 64); err != nil {
 				return fmt.Errorf("Invalid value %s for configuration %s: Not a number of type LONG", v, k)
 			}
@@ -88,6 +91,9 @@ func (c *Config) logConfig(overrides map[string]string) log.Config {
 	lc.SegmentMs = c.LogRollMs
 	lc.CleanupPolicy = c.LogCleanupPolicy
 	lc.CompressionType = c.CompressionType
+	lc.SegmentJitterMs = c.LogRollJitterMs
+	lc.FileDeleteDelayMs = c.LogSegmentDeleteDelayMs
+	before, after, diff := c.LogTimestampBeforeMaxMs, c.LogTimestampAfterMaxMs, c.LogTimestampDifferenceMaxMs
 	num := func(k string, set func(int64)) {
 		if v, ok := overrides[k]; ok {
 			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
@@ -104,6 +110,19 @@ func (c *Config) logConfig(overrides map[string]string) log.Config {
 	num("retention.ms", func(n int64) { lc.RetentionMs = n })
 	num("retention.bytes", func(n int64) { lc.RetentionBytes = n })
 	num("segment.ms", func(n int64) { lc.SegmentMs = n })
+	num("segment.jitter.ms", func(n int64) { lc.SegmentJitterMs = n })
+	num("file.delete.delay.ms", func(n int64) { lc.FileDeleteDelayMs = n })
+	num("message.timestamp.before.max.ms", func(n int64) { before = n })
+	num("message.timestamp.after.max.ms", func(n int64) { after = n })
+	num("message.timestamp.difference.max.ms", func(n int64) { diff = n })
+	// KIP-937: the deprecated difference bound applies to a side whose own bound is unset (Long.MAX).
+	lc.MessageTimestampBeforeMaxMs, lc.MessageTimestampAfterMaxMs = before, after
+	if before == math.MaxInt64 {
+		lc.MessageTimestampBeforeMaxMs = diff
+	}
+	if after == math.MaxInt64 {
+		lc.MessageTimestampAfterMaxMs = diff
+	}
 	if v, ok := overrides["message.timestamp.type"]; ok {
 		lc.MessageTimestampType = v
 	}

@@ -103,6 +103,16 @@ func (s *Server) Startup() (err error) {
 	if err = s.logs.CheckOrWriteMetaProperties(s.cfg.BrokerID, s.clusterID); err != nil {
 		return err
 	}
+	sched := log.DefaultSchedulerConfig()
+	sched.RetentionCheckInterval = s.cfg.LogRetentionCheckInterval
+	sched.FlushCheckInterval = s.cfg.LogFlushSchedulerInterval
+	sched.RecoveryPointCheckpointInterval = s.cfg.LogFlushOffsetCheckpointInterval
+	sched.LogStartOffsetCheckpointInterval = s.cfg.LogFlushStartOffsetCheckpointInterval
+	if s.cfg.LogRetentionCheckInterval > 0 && s.cfg.LogRetentionCheckInterval < sched.InitialDelay {
+		// Kafka's InitialTaskDelayMs (30 s) is not configurable; a shorter check interval (tests, demos) starts sooner.
+		sched.InitialDelay = s.cfg.LogRetentionCheckInterval
+	}
+	s.logs.StartSchedulers(sched)
 	s.replicas = newReplicaManager(s.cfg.BrokerID, s.cfg, s.logs, s.logger.WithField("component", "replica-manager"), s.zk.GetTopicConfig)
 	s.fetchSessions = newFetchSessionCache(s.cfg.MaxIncrementalFetchSessions, s.cache.topicName)
 
@@ -141,15 +151,18 @@ func (s *Server) Startup() (err error) {
 		s.cfg.BrokerID, s.cfg.BrokerID, info.Endpoints, epoch)
 
 	s.ctrl = controller.New(controller.Config{
-		BrokerID:                    s.cfg.BrokerID,
-		ZK:                          s.zk,
-		InterBrokerListener:         s.cfg.InterBrokerListenerName,
-		Dial:                        dialBroker,
-		DeleteTopicEnable:           s.cfg.DeleteTopicEnable,
-		UncleanLeaderElectionEnable: s.cfg.UncleanLeaderElectionEnable,
-		SocketTimeout:               s.cfg.ControllerSocketTimeout,
-		Logger:                      s.logger.WithField("component", "controller"),
-		Metrics:                     s.metrics,
+		BrokerID:                           s.cfg.BrokerID,
+		ZK:                                 s.zk,
+		InterBrokerListener:                s.cfg.InterBrokerListenerName,
+		Dial:                               dialBroker,
+		DeleteTopicEnable:                  s.cfg.DeleteTopicEnable,
+		UncleanLeaderElectionEnable:        s.cfg.UncleanLeaderElectionEnable,
+		SocketTimeout:                      s.cfg.ControllerSocketTimeout,
+		AutoLeaderRebalanceEnable:          s.cfg.AutoLeaderRebalanceEnable,
+		LeaderImbalancePerBrokerPercentage: s.cfg.LeaderImbalancePerBrokerPct,
+		LeaderImbalanceCheckInterval:       s.cfg.LeaderImbalanceCheckInterval,
+		Logger:                             s.logger.WithField("component", "controller"),
+		Metrics:                            s.metrics,
 	})
 	s.ctrl.Startup()
 	s.goAttach(s.watchSession)
@@ -277,11 +290,13 @@ func (s *Server) goAttach(fn func()) {
 	}()
 }
 
-// Shutdown stops the broker cleanly: stop serving, stop the controller, flush logs and write checkpoints and the
+// Shutdown stops the broker cleanly: controlled shutdown first (the controller moves leadership away while this
+// broker still serves), then stop serving, stop the controller, flush logs and write checkpoints and the
 // clean-shutdown marker, then close the ZooKeeper session (which removes the broker's registration).
 func (s *Server) Shutdown() {
 	s.shutdownOnce.Do(func() {
 		s.logger.Infof("[KafkaServer id=%d] shutting down", s.cfg.BrokerID)
+		s.controlledShutdown()
 		close(s.stopping)
 		if s.net != nil {
 			s.net.Shutdown()

@@ -109,7 +109,7 @@ func (l *Log) AppendAsFollower(records []byte) (AppendInfo, error) {
 // applies flush.messages / flush.ms. Caller holds appendMu.
 func (l *Log) appendLocked(records []byte, first, last, maxTimestamp, nowMs int64) error {
 	seg := l.activeSegment()
-	if seg.shouldRoll(l.cfg, len(records), last) {
+	if seg.shouldRoll(l.cfg, len(records), last, maxTimestamp, nowMs) {
 		var err error
 		if seg, err = l.rollLocked(max(first, l.leo.Load())); err != nil {
 			return err
@@ -146,6 +146,7 @@ func (l *Log) rollLocked(newBase int64) (*segment, error) {
 		if err != nil {
 			return nil, err
 		}
+		l.initSegment(s)
 		l.segments[len(l.segments)-1] = s
 		return s, nil
 	}
@@ -153,6 +154,7 @@ func (l *Log) rollLocked(newBase int64) (*segment, error) {
 	if err != nil {
 		return nil, err
 	}
+	l.initSegment(s)
 	l.mu.Lock()
 	err = old.seal()
 	l.segments = append(l.segments, s)

@@ -3,6 +3,7 @@ package log
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"strings"
 )
 
@@ -21,11 +22,18 @@ type Config struct {
 	MessageTimestampAfterMaxMs  int64
 	FlushMessages               int64 // flush.messages (math.MaxInt64)
 	FlushMs                     int64 // flush.ms (math.MaxInt64)
-	// Stored, not acted on yet: retention and time-based rolling come with a
-	// later issue (seams: Log.roll, segment.maxTimestamp).
-	RetentionMs, RetentionBytes, SegmentMs int64
-	CleanupPolicy                          string // cleanup.policy ("delete")
-	CompressionType                        string // compression.type; only "producer" works now
+	RetentionMs                 int64 // retention.ms (604800000); -1 keeps data forever
+	RetentionBytes              int64 // retention.bytes (-1 = no size limit)
+	SegmentMs                   int64 // segment.ms (604800000): roll a segment this old
+	// SegmentJitterMs is segment.jitter.ms (0): each segment rolls up to
+	// this much earlier, chosen at random when it is created.
+	SegmentJitterMs int64
+	// FileDeleteDelayMs is file.delete.delay.ms (60000): how long segments
+	// removed by retention stay on disk, renamed .deleted, so reads that
+	// already located them can finish.
+	FileDeleteDelayMs int64
+	CleanupPolicy     string // cleanup.policy ("delete")
+	CompressionType   string // compression.type; only "producer" works now
 }
 
 // DefaultConfig returns Kafka 3.7's topic-level defaults.
@@ -43,6 +51,8 @@ func DefaultConfig() Config {
 		RetentionMs:                 604800000,
 		RetentionBytes:              -1,
 		SegmentMs:                   604800000,
+		SegmentJitterMs:             0,
+		FileDeleteDelayMs:           60000,
 		CleanupPolicy:               "delete",
 		CompressionType:             "producer",
 	}
@@ -80,6 +90,18 @@ func (c Config) indexBytes(entrySize int) int {
 func (c Config) logAppendTime() bool { return c.MessageTimestampType == "LogAppendTime" }
 
 func (c Config) compacted() bool { return strings.Contains(c.CleanupPolicy, "compact") }
+
+// deleteEnabled is LogConfig.delete: retention by time and size applies.
+func (c Config) deleteEnabled() bool { return strings.Contains(c.CleanupPolicy, "delete") }
+
+// randomSegmentJitter is LogConfig.randomSegmentJitter: uniform in
+// [0, min(segment.jitter.ms, segment.ms)).
+func (c Config) randomSegmentJitter() int64 {
+	if c.SegmentJitterMs <= 0 || c.SegmentMs <= 0 {
+		return 0
+	}
+	return rand.Int64N(min(c.SegmentJitterMs, c.SegmentMs))
+}
 
 // targetCodec returns the codec the broker must store for a batch that
 // arrived with codec src, or an error for broker-side (re)compression, which

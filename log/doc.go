@@ -14,6 +14,6 @@
 // Flush and Close), flushMu (serializes fsyncs and recovery-point moves,
 // including the background flush of a rolled segment), mu (guards the
 // segment list and the lifetime of the mmapped indexes). Readers take only
-// mu, shared, while they locate their start; file data is read with pread
-// outside it. Files are Linux/Unix only: flock for .lock, mmap for indexes.
+// mu, shared, for their index lookups; outside it they read a few batch
+// headers with pread and return file regions, copying no data. Files are Linux/Unix only: flock for .lock, mmap for indexes.
 package log

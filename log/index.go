@@ -33,34 +33,35 @@ type mmapIndex struct {
 
 // openIndex opens or creates an index file. With maxBytes > 0 the file is
 // (re)sized to maxBytes and mapped writable, as for the active segment. A
-// file whose length is not a whole number of entries reports corrupt; the
-// caller rebuilds it.
-func openIndex(path string, entrySize int, baseOffset int64, maxBytes int) (idx *mmapIndex, corrupt bool, err error) {
+// file whose length is not a whole number of entries is emptied and
+// reported as a problem; the caller rebuilds it.
+func openIndex(path string, entrySize int, baseOffset int64, maxBytes int) (idx *mmapIndex, problem, err error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return nil, false, err
+		return nil, nil, err
 	}
 	st, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, false, err
+		return nil, nil, err
 	}
 	length := st.Size()
 	idx = &mmapIndex{path: path, entrySize: entrySize, baseOffset: baseOffset, file: f}
 	if length%int64(entrySize) != 0 {
-		corrupt = true
+		problem = fmt.Errorf("index file %s is corrupt, found %d bytes which is neither positive nor a multiple of %d",
+			path, length, entrySize)
 		length = 0
 		if err := f.Truncate(0); err != nil {
 			f.Close()
-			return nil, false, err
+			return nil, nil, err
 		}
 	}
 	idx.entries.Store(length / int64(entrySize))
 	if err := idx.mapFile(maxBytes); err != nil {
 		f.Close()
-		return nil, false, err
+		return nil, nil, err
 	}
-	return idx, corrupt, nil
+	return idx, problem, nil
 }
 
 // mapFile maps the file: writable at max(maxBytes, used size) when
@@ -201,14 +202,18 @@ func (x *mmapIndex) lookup(target int64) int64 {
 	return pos
 }
 
-// checkOffsetIndex reports whether entries grow strictly in offset, do not
-// shrink in position and stay inside a log of logSize bytes.
-func (x *mmapIndex) checkOffsetIndex(logSize int64) error {
+// checkOffsetIndex is OffsetIndex.sanityCheck made stricter: entries must
+// grow strictly in offset, stay below nextBase (the next segment's base),
+// not shrink in position and point inside a log of logSize bytes. A
+// trimmed index that is wrong still passes, so the caller also checks the
+// batch the last entry points at (checkLastIndexEntry).
+func (x *mmapIndex) checkOffsetIndex(logSize, nextBase int64) error {
 	prevRel, prevPos := int64(-1), int64(-1)
 	for i := int64(0); i < x.entries.Load(); i++ {
 		r, p := x.offsetEntry(i)
-		if int64(r) <= prevRel || int64(p) < prevPos || int64(p) >= logSize {
-			return fmt.Errorf("index %s: bad entry %d (offset %d, position %d)", x.path, i, x.baseOffset+int64(r), p)
+		if int64(r) <= prevRel || int64(p) < prevPos || int64(p) >= logSize || x.baseOffset+int64(r) >= nextBase {
+			return fmt.Errorf("corrupt index found, index file %s has a bad entry %d (offset %d, position %d) for a log of %d bytes",
+				x.path, i, x.baseOffset+int64(r), p, logSize)
 		}
 		prevRel, prevPos = int64(r), int64(p)
 	}
@@ -257,12 +262,17 @@ func (x *mmapIndex) maybeAppendTime(ts, offset int64, final bool) error {
 	})
 }
 
-func (x *mmapIndex) checkTimeIndex() error {
-	prevTs, prevRel := int64(-1<<63), int64(-1)
+// checkTimeIndex is TimeIndex.sanityCheck made stricter: timestamps grow
+// strictly (maybeAppendTime only appends a larger one, so a run of zeroed
+// preallocated entries fails), offsets do not decrease and lie in
+// [base, nextBase).
+func (x *mmapIndex) checkTimeIndex(nextBase int64) error {
+	prevTs, prevRel := int64(-1<<63), int64(0)
 	for i := int64(0); i < x.entries.Load(); i++ {
 		t, r := x.timeEntry(i)
-		if t < prevTs || int64(r) < prevRel {
-			return fmt.Errorf("time index %s: bad entry %d", x.path, i)
+		if t <= prevTs || int64(r) < prevRel || x.baseOffset+int64(r) >= nextBase {
+			return fmt.Errorf("corrupt time index found, time index file %s has a bad entry %d (timestamp %d, offset %d)",
+				x.path, i, t, x.baseOffset+int64(r))
 		}
 		prevTs, prevRel = t, int64(r)
 	}

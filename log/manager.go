@@ -39,6 +39,10 @@ type LogManager struct {
 
 	locks []*os.File     // one flocked .lock per dir, in Dirs order
 	bg    sync.WaitGroup // asynchronous directory deletions
+	sched schedulers     // periodic tasks (scheduler.go)
+	// ckptMu serializes checkpoint writes: scheduled tasks and Shutdown
+	// share each file's .tmp name.
+	ckptMu sync.Mutex
 }
 
 // NewLogManager creates the dirs, locks each (failing if another process
@@ -346,6 +350,8 @@ func (m *LogManager) CheckpointLogStartOffsets() error {
 }
 
 func (m *LogManager) writeCheckpoints(file string, value func(*Log) (int64, bool)) error {
+	m.ckptMu.Lock()
+	defer m.ckptMu.Unlock()
 	byDir := map[string]map[TopicPartition]int64{}
 	for _, d := range m.cfg.Dirs {
 		byDir[d] = map[TopicPartition]int64{}
@@ -376,6 +382,7 @@ func (m *LogManager) Shutdown() error {
 	}
 	m.shutdown = true
 	m.mu.Unlock()
+	m.stopSchedulers()
 	logs := m.AllLogs()
 	failed := map[string]bool{}
 	var errs []error

@@ -44,7 +44,7 @@ func readAll(t *testing.T, l *Log) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ri.Records
+	return regionBytes(t, ri)
 }
 
 func TestRestartCleanReadsBackSameBytes(t *testing.T) {
@@ -164,7 +164,7 @@ func TestRestartUncleanRebuildsUntrimmedIndex(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if b := splitBatches(t, ri.Records)[0]; off < b.base || off > b.last {
+		if b := splitBatches(t, regionBytes(t, ri))[0]; off < b.base || off > b.last {
 			t.Fatalf("Read(%d) returned [%d,%d]", off, b.base, b.last)
 		}
 	}

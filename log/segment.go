@@ -3,7 +3,6 @@ package log
 import (
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -39,6 +38,19 @@ type segment struct {
 	// time and segment.ms rolling will read them.
 	maxTimestamp         int64
 	offsetOfMaxTimestamp int64
+
+	// created and rollJitterMs are LogSegment's: set by the log when the
+	// segment is created or loaded, read by shouldRoll for segment.ms.
+	created      int64
+	rollJitterMs int64
+	// firstBatchTs caches the first batch's max timestamp (LogSegment's
+	// rollingBasedTimestamp); valid while firstBatchTsKnown and the
+	// segment is non-empty. Append path only.
+	firstBatchTs      int64
+	firstBatchTsKnown bool
+	// deletePaths are the files remove deletes once retention renamed
+	// them to .deleted; nil means the usual names.
+	deletePaths []string
 }
 
 // createSegment makes a new empty active segment. An existing non-empty
@@ -54,68 +66,21 @@ func createSegment(dir string, base int64, cfg Config) (*segment, error) {
 			return nil, err
 		}
 	}
-	return openSegment(dir, base, cfg, true)
+	return openSegment(dir, base, math.MaxInt64, cfg, true, nil)
 }
 
-// openSegment opens the files of a segment; active segments get writable,
-// preallocated indexes. needsRebuild reports an index that failed its
-// sanity check, which the caller fixes with recover.
-func openSegment(dir string, base int64, cfg Config, active bool) (*segment, error) {
-	s, corrupt, err := openSegmentFiles(dir, base, cfg, active)
-	if err != nil {
-		return nil, err
+// shouldRoll is LogSegment.shouldRoll: roll when n more bytes would pass
+// segment.bytes, when a non-empty segment has waited segment.ms (less its
+// jitter), when an index is full, or when lastOffset does not fit a
+// relative offset. maxTimestamp is the largest timestamp of the batches
+// about to be appended, nowMs the broker's clock.
+func (s *segment) shouldRoll(cfg Config, n int, lastOffset, maxTimestamp, nowMs int64) bool {
+	size := s.size.Load()
+	if size == 0 {
+		s.firstBatchTsKnown = false // emptied by a truncation: a new first batch comes
 	}
-	if corrupt {
-		if _, err := s.recover(cfg); err != nil {
-			s.close()
-			return nil, err
-		}
-		if !active {
-			if err := s.seal(); err != nil {
-				s.close()
-				return nil, err
-			}
-		}
-	}
-	return s, nil
-}
-
-func openSegmentFiles(dir string, base int64, cfg Config, active bool) (s *segment, corrupt bool, err error) {
-	f, err := os.OpenFile(segmentPath(dir, base, logSuffix), os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, false, err
-	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, false, err
-	}
-	s = &segment{base: base, log: f, maxTimestamp: noTimestamp, offsetOfMaxTimestamp: base}
-	s.size.Store(st.Size())
-	idxMax, timeMax := 0, 0
-	if active {
-		idxMax, timeMax = cfg.indexBytes(offsetIndexEntrySize), cfg.indexBytes(timeIndexEntrySize)
-	}
-	var c1, c2 bool
-	if s.index, c1, err = openIndex(segmentPath(dir, base, indexSuffix), offsetIndexEntrySize, base, idxMax); err != nil {
-		f.Close()
-		return nil, false, err
-	}
-	if s.timeIndex, c2, err = openIndex(segmentPath(dir, base, timeIndexSuffix), timeIndexEntrySize, base, timeMax); err != nil {
-		s.index.close()
-		f.Close()
-		return nil, false, err
-	}
-	corrupt = c1 || c2 || s.index.checkOffsetIndex(s.size.Load()) != nil || s.timeIndex.checkTimeIndex() != nil
-	s.maxTimestamp, s.offsetOfMaxTimestamp = s.timeIndex.lastTime()
-	return s, corrupt, nil
-}
-
-// shouldRoll is LogSegment.shouldRoll without the segment.ms rule, which
-// comes with retention: roll when n more bytes would pass segment.bytes,
-// when an index is full, or when lastOffset does not fit a relative offset.
-func (s *segment) shouldRoll(cfg Config, n int, lastOffset int64) bool {
-	return s.size.Load() > cfg.SegmentBytes-int64(n) ||
+	return size > cfg.SegmentBytes-int64(n) ||
+		(size > 0 && s.timeWaitedForRoll(nowMs, maxTimestamp) > cfg.SegmentMs-s.rollJitterMs) ||
 		s.index.isFull() || s.timeIndex.timeIndexFull() ||
 		lastOffset-s.base > math.MaxInt32
 }
@@ -178,10 +143,15 @@ func (s *segment) close() error {
 	return errors.Join(errs...)
 }
 
-// remove closes the segment and deletes its files.
+// remove closes the segment and deletes its files (under their .deleted
+// names once retention renamed them).
 func (s *segment) remove() error {
 	err := s.close()
-	for _, p := range []string{s.log.Name(), s.index.path, s.timeIndex.path} {
+	paths := s.deletePaths
+	if paths == nil {
+		paths = s.filePaths()
+	}
+	for _, p := range paths {
 		if e := os.Remove(p); e != nil && !errors.Is(e, os.ErrNotExist) && err == nil {
 			err = e
 		}
@@ -231,100 +201,4 @@ func (s *segment) translate(target, startPos, limit int64) (pos int64, h batchHe
 			return pos, h, true, nil
 		}
 	}
-}
-
-// nextOffset scans from the last index entry to the end and returns the
-// offset after the last batch (base if the segment is empty) and where the
-// last whole batch ends.
-func (s *segment) nextOffset() (next, end int64, err error) {
-	start := int64(0)
-	if n := s.index.entries.Load(); n > 0 {
-		_, p := s.index.offsetEntry(n - 1)
-		start = int64(p)
-	}
-	var buf [headerScanSize]byte
-	next, limit := s.base, s.size.Load()
-	for pos := start; ; {
-		h, ok, err := s.readHeader(pos, limit, &buf)
-		if err != nil {
-			return 0, 0, err
-		}
-		if !ok {
-			return next, pos, nil
-		}
-		next = h.lastOffset + 1
-		pos += int64(h.size)
-	}
-}
-
-// truncateBytes cuts the .log file at size (a torn tail).
-func (s *segment) truncateBytes(size int64) error {
-	if err := s.log.Truncate(size); err != nil {
-		return err
-	}
-	s.size.Store(size)
-	return nil
-}
-
-// recover rebuilds both indexes by scanning every batch, and truncates the
-// file at the first torn or invalid batch (bad length, magic, CRC or
-// offsets). It returns the number of bytes cut.
-func (s *segment) recover(cfg Config) (truncated int64, err error) {
-	if err := s.index.reset(cfg.indexBytes(offsetIndexEntrySize)); err != nil {
-		return 0, err
-	}
-	if err := s.timeIndex.reset(cfg.indexBytes(timeIndexEntrySize)); err != nil {
-		return 0, err
-	}
-	s.maxTimestamp, s.offsetOfMaxTimestamp = noTimestamp, s.base
-	size := s.size.Load()
-	var valid, lastIndexed int64
-	next := s.base
-	buf := getBuf()
-	defer putBuf(buf)
-	for valid < size {
-		var hdr [logOverhead]byte
-		if _, err := s.log.ReadAt(hdr[:], valid); err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			return 0, err
-		}
-		n := batchView(hdr[:]).size()
-		if n < batchHeaderSize || valid+int64(n) > size {
-			break
-		}
-		if cap(*buf) < n {
-			*buf = make([]byte, n)
-		}
-		b := batchView((*buf)[:n])
-		if _, err := s.log.ReadAt(b, valid); err != nil {
-			return 0, err
-		}
-		if b.magic() != 2 || b.crc() != b.computeCRC() || b.baseOffset() < next ||
-			b.lastOffsetDelta() < 0 || b.lastOffset()-s.base > math.MaxInt32 {
-			break
-		}
-		if ts := b.maxTimestamp(); ts > s.maxTimestamp {
-			s.maxTimestamp, s.offsetOfMaxTimestamp = ts, b.lastOffset()
-		}
-		if valid-lastIndexed > int64(cfg.IndexIntervalBytes) {
-			if err := s.index.appendOffset(b.lastOffset(), valid); err != nil {
-				return 0, err
-			}
-			if err := s.timeIndex.maybeAppendTime(s.maxTimestamp, s.offsetOfMaxTimestamp, false); err != nil {
-				return 0, err
-			}
-			lastIndexed = valid
-		}
-		next = b.lastOffset() + 1
-		valid += int64(n)
-	}
-	s.bytesSinceLastIndexEntry = int(valid - lastIndexed)
-	if valid < size {
-		if err := s.truncateBytes(valid); err != nil {
-			return 0, err
-		}
-	}
-	return size - valid, nil
 }

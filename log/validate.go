@@ -187,37 +187,44 @@ func validateBatchHeader(b batchView, opts ValidateOptions) error {
 	return nil
 }
 
-// validateRecords walks the records of one batch without allocating.
+// validateRecords walks the records of one batch without allocating. It is
+// the append path's hottest loop (every record of every produced batch, as
+// Kafka's LogValidator iterates them), so fields are decoded by index with
+// a one-byte fast path; positions go to -1 on the first error and stay
+// there.
 func validateRecords(b batchView, p []byte, opts ValidateOptions) error {
 	count := int(b.recordsCount())
 	lat := b.attributes()&attrLogAppendTime != 0
 	base := b.baseTimestamp()
-	for i := 0; i < count; i++ {
-		r := recordReader{b: p}
-		length := r.varint()
-		if r.err || length < 0 || int(length) > len(r.b) {
-			return fmt.Errorf("%w: record %d: incorrect declared batch size, premature EOF reached", ErrInvalidRecord, i)
+	i := 0
+	for rec := 0; rec < count; rec++ {
+		length, j := varintAt(p, i)
+		if j < 0 || length < 0 || int(length) > len(p)-j {
+			return fmt.Errorf("%w: record %d: incorrect declared batch size, premature EOF reached", ErrInvalidRecord, rec)
 		}
-		rest := r.b[length:]
-		r.b = r.b[:length]
-		r.byte() // attributes, unused in v2
-		tsDelta := r.varlong()
-		offDelta := r.varint()
-		keyLen := r.skipBytes(true)
-		r.skipBytes(true) // value; -1 is a tombstone
-		if h := r.varint(); h < 0 && !r.err {
-			return fmt.Errorf("%w: record %d: invalid negative header count %d", ErrInvalidRecord, i, h)
-		} else {
-			for j := int32(0); j < h && !r.err; j++ {
-				r.skipBytes(false)
-				r.skipBytes(true)
-			}
+		end := j + int(length)
+		r := p[:end]
+		j++ // attributes, unused in v2
+		if j > end {
+			j = -1
 		}
-		if r.err || len(r.b) != 0 {
-			return fmt.Errorf("%w: record %d: invalid record size: expected %d bytes in record payload", ErrInvalidRecord, i, length)
+		tsDelta, j := varlongAt(r, j)
+		offDelta, j := varintAt(r, j)
+		keyLen, j := skipBytesAt(r, j, true)
+		_, j = skipBytesAt(r, j, true) // value; -1 is a tombstone
+		h, j := varintAt(r, j)
+		if j >= 0 && h < 0 {
+			return fmt.Errorf("%w: record %d: invalid negative header count %d", ErrInvalidRecord, rec, h)
 		}
-		if int(offDelta) != i {
-			return fmt.Errorf("%w: record %d has offsetDelta %d, offsets must be incremental", ErrInvalidRecord, i, offDelta)
+		for k := int32(0); k < h && j >= 0; k++ {
+			_, j = skipBytesAt(r, j, false)
+			_, j = skipBytesAt(r, j, true)
+		}
+		if j != end {
+			return fmt.Errorf("%w: record %d: invalid record size: expected %d bytes in record payload", ErrInvalidRecord, rec, length)
+		}
+		if int(offDelta) != rec {
+			return fmt.Errorf("%w: record %d has offsetDelta %d, offsets must be incremental", ErrInvalidRecord, rec, offDelta)
 		}
 		if opts.Compacted && keyLen < 0 {
 			return fmt.Errorf("%w: compacted topic cannot accept message without key", ErrInvalidRecord)
@@ -229,17 +236,87 @@ func validateRecords(b batchView, p []byte, opts ValidateOptions) error {
 		if !opts.LogAppendTime && ts != noTimestamp {
 			diff := opts.Now - ts
 			if diff > opts.TimestampBeforeMaxMs || -diff > opts.TimestampAfterMaxMs {
-				return fmt.Errorf("%w: timestamp %d of record %d is out of range (now %d)", ErrInvalidTimestamp, ts, i, opts.Now)
+				return fmt.Errorf("%w: timestamp %d of record %d is out of range (now %d)", ErrInvalidTimestamp, ts, rec, opts.Now)
 			}
 		} else if lat {
 			return fmt.Errorf("%w: producer should not set timestamp type to LogAppendTime", ErrInvalidTimestamp)
 		}
-		p = rest
+		i = end
 	}
-	if len(p) != 0 {
-		return fmt.Errorf("%w: incorrect declared batch size, %d bytes still remaining after %d records", ErrInvalidRecord, len(p), count)
+	if i != len(p) {
+		return fmt.Errorf("%w: incorrect declared batch size, %d bytes still remaining after %d records", ErrInvalidRecord, len(p)-i, count)
 	}
 	return nil
+}
+
+// varintAt decodes a zig-zag int32 varint (at most 5 bytes) at p[i:] and
+// returns it with the index after it, or -1 if i is -1 or the varint is
+// torn or too long. The one-byte case (values in [-64, 63]) is kept small
+// enough to be inlined; longer ones take a call.
+func varintAt(p []byte, i int) (int32, int) {
+	if uint(i) < uint(len(p)) && p[i] < 0x80 {
+		c := int32(p[i])
+		return c>>1 ^ -(c & 1), i + 1
+	}
+	return varintSlow(p, i)
+}
+
+//go:noinline
+func varintSlow(p []byte, i int) (int32, int) {
+	u, j := uvarintSlow(p, i, 5)
+	return int32(uint32(u)>>1) ^ -int32(u&1), j
+}
+
+// varlongAt is varintAt for a zig-zag int64 (at most 10 bytes).
+func varlongAt(p []byte, i int) (int64, int) {
+	if uint(i) < uint(len(p)) && p[i] < 0x80 {
+		c := int64(p[i])
+		return c>>1 ^ -(c & 1), i + 1
+	}
+	return varlongSlow(p, i)
+}
+
+//go:noinline
+func varlongSlow(p []byte, i int) (int64, int) {
+	u, j := uvarintSlow(p, i, 10)
+	return int64(u>>1) ^ -int64(u&1), j
+}
+
+func uvarintSlow(p []byte, i, maxBytes int) (uint64, int) {
+	if i < 0 {
+		return 0, -1
+	}
+	var v uint64
+	for k := 0; k < maxBytes; k++ {
+		if i+k >= len(p) {
+			return 0, -1
+		}
+		c := p[i+k]
+		v |= uint64(c&0x7f) << (7 * k)
+		if c < 0x80 {
+			return v, i + k + 1
+		}
+	}
+	return 0, -1
+}
+
+// skipBytesAt skips a varint-length-prefixed field and returns its length;
+// a negative length (null, as Kafka reads any negative length) is allowed
+// only if nullable.
+func skipBytesAt(p []byte, i int, nullable bool) (int32, int) {
+	n, j := varintAt(p, i)
+	switch {
+	case j < 0:
+		return 0, -1
+	case n < 0:
+		if !nullable {
+			return n, -1
+		}
+		return n, j
+	case int(n) > len(p)-j:
+		return 0, -1
+	}
+	return n, j + int(n)
 }
 
 // recordReader decodes Kafka's zig-zag varints; any error sticks in err.

@@ -162,24 +162,3 @@ func TestValidateTimestampWindowAcceptsInside(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
-
-func FuzzValidateBatches(f *testing.F) {
-	maxDecompressedBytes = 8 << 20 // keep the fuzzer's memory bounded
-	for _, c := range []int{codecNone, codecGzip, codecSnappy, codecLZ4, codecZstd} {
-		b := buildBatch(f, batchSpec{records: someRecords(), codec: c, baseTs: 1})
-		f.Add(b)
-		f.Add(append(append([]byte(nil), b...), b...))
-	}
-	f.Add(buildBatch(f, batchSpec{records: someRecords(), codec: codecSnappy, rawSnappy: true}))
-	f.Add([]byte{})
-	f.Fuzz(func(t *testing.T, in []byte) {
-		opts := testOpts()
-		opts.Compacted = len(in)%2 == 0
-		sum, err := ValidateBatches(in, opts)
-		if err == nil && (sum.Batches == 0 || sum.Size != len(in)) {
-			t.Fatalf("accepted %d bytes with summary %+v", len(in), sum)
-		}
-		opts.SkipRecordLevelValidation, opts.AllowNonZeroBaseOffset, opts.RequireIncreasingBaseOffset = true, true, true
-		ValidateBatches(in, opts)
-	})
-}

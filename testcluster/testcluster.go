@@ -22,6 +22,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/zkafka/zkafka/internal/zktest"
+	"github.com/zkafka/zkafka/zkutils"
 )
 
 // Main runs a test package with one shared ZooKeeper: func TestMain(m *testing.M) { os.Exit(testcluster.Main(m)) }.
@@ -43,6 +44,9 @@ type Cluster struct {
 	ZKConnect string // zookeeper.connect with this cluster's chroot
 	Brokers   []*Broker
 	overrides map[string]string
+
+	zkMu sync.Mutex
+	zk   *zkutils.Client // see ZK
 }
 
 // Broker is one broker process.
@@ -52,9 +56,10 @@ type Broker struct {
 	Dir     string // holds server.properties, logs/ (log.dirs) and server.log
 	cluster *Cluster
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	done   chan struct{}
+	direct *kgo.Client // talks to this broker only; see MetadataLeaders
 }
 
 var (
@@ -112,6 +117,7 @@ func New(t testing.TB, opts Options) *Cluster {
 	t.Cleanup(func() {
 		for _, b := range c.Brokers {
 			b.Kill()
+			b.closeDirect()
 		}
 		if t.Failed() {
 			for _, b := range c.Brokers {

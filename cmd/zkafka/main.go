@@ -20,15 +20,20 @@ import (
 type tool func(args []string) int
 
 var tools = map[string]tool{
-	"kafka-server-start":        serverStart,
-	"kafka-topics":              stdio(admin.TopicsMain),
-	"kafka-console-producer":    stdio(admin.ConsoleProducerMain),
-	"kafka-console-consumer":    stdio(admin.ConsoleConsumerMain),
-	"kafka-broker-api-versions": stdio(admin.BrokerAPIVersionsMain),
-	"kafka-producer-perf-test":  stdio(admin.ProducerPerfTestMain),
-	"kafka-consumer-perf-test":  stdio(admin.ConsumerPerfTestMain),
-	"producer-perf-test":        stdio(admin.ProducerPerfTestMain),
-	"consumer-perf-test":        stdio(admin.ConsumerPerfTestMain),
+	"kafka-server-start":               serverStart,
+	"kafka-topics":                     stdio(admin.TopicsMain),
+	"kafka-console-producer":           stdio(admin.ConsoleProducerMain),
+	"kafka-console-consumer":           stdio(admin.ConsoleConsumerMain),
+	"kafka-broker-api-versions":        stdio(admin.BrokerAPIVersionsMain),
+	"kafka-leader-election":            stdio(admin.LeaderElectionMain),
+	"kafka-preferred-replica-election": stdio(admin.PreferredReplicaElectionMain),
+	"kafka-producer-perf-test":         stdio(admin.ProducerPerfTestMain),
+	"kafka-consumer-perf-test":         stdio(admin.ConsumerPerfTestMain),
+	"producer-perf-test":               stdio(admin.ProducerPerfTestMain),
+	"consumer-perf-test":               stdio(admin.ConsumerPerfTestMain),
+	"kafka-dump-log":                   stdio(admin.DumpLogMain),
+	"kafka-delete-records":             stdio(admin.DeleteRecordsMain),
+	"kafka-get-offsets":                stdio(admin.GetOffsetsMain),
 }
 
 func stdio(fn func(args []string, stdin io.Reader, stdout, stderr io.Writer) int) tool {
