@@ -48,8 +48,11 @@ func (s *Server) handleFetch(ctx context.Context, nreq *network.Request, respond
 		maxBytes = int(s.cfg.FetchMaxBytes)
 	}
 
-	build := func() *kmsg.FetchResponse {
+	// build answers with the records as file regions: the network layer sends them with sendfile, so record bytes
+	// never pass through the broker's memory.
+	build := func() *network.SplicedResponse {
 		resp := req.ResponseKind().(*kmsg.FetchResponse)
+		out := &network.SplicedResponse{Response: resp}
 		resp.SessionID = session.id
 		remaining := maxBytes
 		minOne := true
@@ -59,6 +62,8 @@ func (s *Server) handleFetch(ctx context.Context, nreq *network.Request, respond
 			rp.Partition = fp.tp.Partition
 			rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = -1, -1, -1
 			rp.RecordBatches = []byte{} // empty, not null: librdkafka rejects a null record set
+			var sp network.Splice
+			var spSize int
 			if fp.err != 0 {
 				rp.ErrorCode = fp.err
 			} else {
@@ -72,17 +77,14 @@ func (s *Server) handleFetch(ctx context.Context, nreq *network.Request, respond
 				rp.LastStableOffset = res.info.HighWatermark
 				rp.LogStartOffset = res.info.LogStartOffset
 				if res.err == nil && res.info.Size > 0 {
-					// Copied for now; sendfile of res.info.Regions replaces this.
-					recs, err := res.info.AppendTo(nil)
-					if err != nil {
-						rp.ErrorCode = errorCode(err)
-					} else {
-						rp.RecordBatches = recs
-						n := len(recs)
-						remaining -= n
-						minOne = false
-						s.bytesOut(fp.tp.Topic, n)
+					sp = network.Splice{Tag: network.NewSpliceTag(), Regions: make([]network.FileRegion, len(res.info.Regions))}
+					for i, r := range res.info.Regions {
+						sp.Regions[i] = network.FileRegion{File: r.File, Pos: r.Pos, Len: r.Len}
 					}
+					rp.RecordBatches = sp.Tag
+					spSize = int(res.info.Size)
+					remaining -= spSize
+					minOne = false
 				}
 				if res.err != nil && rp.ErrorCode == kerr.UnknownTopicOrPartition.Code && s.cache.contains(fp.tp.Topic) {
 					rp.ErrorCode = kerr.NotLeaderForPartition.Code
@@ -90,6 +92,11 @@ func (s *Server) handleFetch(ctx context.Context, nreq *network.Request, respond
 			}
 			if !session.include(fp, rp) {
 				continue
+			}
+			if sp.Tag != nil {
+				// Splices must be listed in the order their partitions are encoded: the order of parts.
+				out.Splices = append(out.Splices, sp)
+				s.bytesOut(fp.tp.Topic, spSize)
 			}
 			if lastTopic == nil || lastTopic.Topic != fp.tp.Topic || lastTopic.TopicID != fp.topicID {
 				t := kmsg.NewFetchResponseTopic()
@@ -99,7 +106,7 @@ func (s *Server) handleFetch(ctx context.Context, nreq *network.Request, respond
 			}
 			lastTopic.Partitions = append(lastTopic.Partitions, rp)
 		}
-		return resp
+		return out
 	}
 
 	// Enough data (or an error) now → answer; otherwise park until min.bytes arrive or max.wait.ms passes.

@@ -330,6 +330,10 @@ func (s *Server) finish(req *Request, resp kmsg.Response) {
 			return
 		}
 		*buf, f.pieces = b, pieces
+		if len(pieces) == 1 {
+			c.log.Warnf("%s response (correlation id %d) lists its file regions out of order; sent by copying",
+				kmsg.NameForKey(req.Header.APIKey), req.Header.CorrelationID)
+		}
 		for _, p := range pieces {
 			f.size += len(p.b) + int(p.region.Len)
 		}
