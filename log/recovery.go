@@ -115,7 +115,7 @@ func openSegmentFiles(dir string, base, nextBase int64, cfg Config, active bool)
 		func() error { return p2 },
 		func() error { return s.index.checkOffsetIndex(s.size.Load(), nextBase) },
 		func() error { return s.checkIndexEntries() },
-		func() error { return s.checkEmptyIndexes(cfg) },
+		func() error { return s.checkEmptyIndexes() },
 		func() error { return s.timeIndex.checkTimeIndex(nextBase) },
 	} {
 		if problem != nil {
@@ -171,30 +171,17 @@ func (s *segment) checkIndexEntry(i int64) error {
 	return nil
 }
 
-// checkEmptyIndexes rejects empty indexes a non-empty segment cannot
-// have: sealing or closing a segment always leaves a time-index entry for
-// its largest timestamp, and an offset index stays empty only while the
-// appends before the latest fit in index.interval.bytes. One chunk of
-// several batches larger than the interval is legitimate too; rebuilding it
-// once costs one scan and leaves entries, so it is not told apart. A
-// segment of batches without timestamps (-1) is rescanned on every load.
-func (s *segment) checkEmptyIndexes(cfg Config) error {
-	size := s.size.Load()
-	if size == 0 {
-		return nil
-	}
-	if s.timeIndex.entries.Load() == 0 {
+// checkEmptyIndexes rejects an empty time index of a non-empty segment:
+// sealing or closing a segment always leaves an entry for its largest
+// timestamp, and without it time lookups and time retention would skip the
+// segment. An empty offset index is only slow (lookups scan from the start
+// of the segment), and whether it is legitimate depends on the topic's
+// index.interval.bytes, which a load may not know: it is trusted, as Kafka
+// does. A segment of batches without timestamps (-1) is rescanned on every
+// load.
+func (s *segment) checkEmptyIndexes() error {
+	if size := s.size.Load(); size > 0 && s.timeIndex.entries.Load() == 0 {
 		return fmt.Errorf("time index file %s is empty for a log of %d bytes", s.timeIndex.path, size)
-	}
-	if s.index.entries.Load() > 0 || size <= int64(cfg.IndexIntervalBytes) {
-		return nil
-	}
-	var hdr [logOverhead]byte
-	if _, err := s.log.ReadAt(hdr[:], 0); err != nil {
-		return err
-	}
-	if int64(batchView(hdr[:]).size()) != size {
-		return fmt.Errorf("offset index file %s is empty for a log of %d bytes", s.index.path, size)
 	}
 	return nil
 }
