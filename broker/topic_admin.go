@@ -6,7 +6,6 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"regexp"
-	"sort"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -44,27 +43,6 @@ func validateTopicName(name string) error {
 		return newAPIError(kerr.InvalidTopicException, "Topic name \"%s\" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'", name)
 	}
 	return nil
-}
-
-// assignReplicas is Kafka's rack-unaware AdminUtils.assignReplicasToBrokers: brokers sorted by id, a random start
-// and shift so leaders and followers spread evenly.
-func assignReplicas(brokers []int32, partitions int32, rf int16, start, shift int) map[int32][]int32 {
-	sorted := append([]int32(nil), brokers...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
-	n := len(sorted)
-	out := make(map[int32][]int32, partitions)
-	for p := 0; p < int(partitions); p++ {
-		if p > 0 && p%n == 0 {
-			shift++
-		}
-		first := (p + start) % n
-		replicas := []int32{sorted[first]}
-		for j := 1; j < int(rf); j++ {
-			replicas = append(replicas, sorted[(first+1+(shift+j-1)%(n-1))%n])
-		}
-		out[int32(p)] = replicas
-	}
-	return out
 }
 
 // topicCollisionName is how Kafka detects names that collide in metrics ('.' and '_' are the same there).
@@ -132,17 +110,7 @@ func (s *Server) planTopic(name string, partitions int32, rf int16, manual map[i
 	if rf == -1 {
 		rf = s.cfg.DefaultReplicationFactor
 	}
-	if partitions <= 0 {
-		return nil, newAPIError(kerr.InvalidPartitions, "Number of partitions must be larger than 0.")
-	}
-	if rf <= 0 {
-		return nil, newAPIError(kerr.InvalidReplicationFactor, "Replication factor must be larger than 0.")
-	}
-	if int(rf) > len(brokerIDs) {
-		return nil, newAPIError(kerr.InvalidReplicationFactor, "Replication factor: %d larger than available brokers: %d.", rf, len(brokerIDs))
-	}
-	n := len(brokerIDs)
-	return assignReplicas(brokerIDs, partitions, rf, mrand.IntN(n), mrand.IntN(n)), nil
+	return assignReplicasToBrokers(brokerMetadatas(registered), partitions, rf, -1, 0, mrand.IntN)
 }
 
 func validateManualAssignment(a map[int32][]int32, brokers []int32) error {

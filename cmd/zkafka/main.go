@@ -26,6 +26,7 @@ var tools = map[string]tool{
 	"kafka-console-consumer":           stdio(admin.ConsoleConsumerMain),
 	"kafka-broker-api-versions":        stdio(admin.BrokerAPIVersionsMain),
 	"kafka-leader-election":            stdio(admin.LeaderElectionMain),
+	"kafka-reassign-partitions":        stdio(admin.ReassignPartitionsMain),
 	"kafka-preferred-replica-election": stdio(admin.PreferredReplicaElectionMain),
 	"kafka-producer-perf-test":         stdio(admin.ProducerPerfTestMain),
 	"kafka-consumer-perf-test":         stdio(admin.ConsumerPerfTestMain),
