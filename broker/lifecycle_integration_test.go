@@ -38,6 +38,21 @@ func TestIntegrationTopicLifecycleAndReassignment(t *testing.T) {
 		t.Fatalf("same count must fail with INVALID_PARTITIONS: %v %+v", err, res)
 	}
 
+	// And once more with the operator's tool: 3 → 4 partitions.
+	boot := strings.Join(c.Bootstrap(), ",")
+	if code, out, errOut := runTool(t, "kafka-topics.sh", "--bootstrap-server", boot, "--alter", "--topic", topic, "--partitions", "4"); code != 0 {
+		t.Fatalf("kafka-topics --alter: %d\n%s\n%s", code, out, errOut)
+	}
+	wantAssign[3] = []int32{0, 2} // partition 3 = 0 mod 3 bumps the replica shift, as Kafka does
+	if a, err := c.Assignment(topic); err != nil || !reflect.DeepEqual(a, wantAssign) {
+		t.Fatalf("assignment after --alter %v (%v), want %v", a, err, wantAssign)
+	}
+	c.WaitForMetadataLeader(t, 30*time.Second, topic, 3, 0)
+	waitMetadataAgrees(t, c, topic, 4)
+	if code, _, _ := runTool(t, "kafka-topics.sh", "--bootstrap-server", boot, "--alter", "--topic", topic, "--partitions", "2"); code == 0 {
+		t.Fatalf("kafka-topics --alter to fewer partitions succeeded")
+	}
+
 	dir := t.TempDir()
 	write := func(name, body string) string {
 		p := filepath.Join(dir, name)
@@ -46,7 +61,6 @@ func TestIntegrationTopicLifecycleAndReassignment(t *testing.T) {
 		}
 		return p
 	}
-	boot := strings.Join(c.Bootstrap(), ",")
 
 	// Reassign life-0 from [0,1] to [1,2] and complete it.
 	move := write("move.json", `{"version":1,"partitions":[{"topic":"life","partition":0,"replicas":[1,2]}]}`)
