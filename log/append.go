@@ -16,7 +16,8 @@ type AppendInfo struct {
 // AppendAsLeader validates records (one or more concatenated magic-2 record
 // batches exactly as received in a Produce request), assigns offsets in
 // place starting at the log end, stamps partitionLeaderEpoch (outside the
-// CRC) with leaderEpoch, and appends the bytes with one write. For
+// CRC) with leaderEpoch, and appends the bytes (large appends overlap
+// the write with validation, see overlap.go). For
 // LogAppendTime topics maxTimestamp and the timestamp-type bit are set and
 // the CRC recomputed. Nothing is appended if any batch is invalid; the
 // caller's slice may be modified in place either way.
@@ -28,7 +29,11 @@ func (l *Log) AppendAsLeader(records []byte, leaderEpoch int32) (AppendInfo, err
 	}
 	cfg := l.cfg
 	now := l.now().UnixMilli()
-	sum, err := ValidateBatches(records, cfg.ValidateOptions(now))
+	opts := cfg.ValidateOptions(now)
+	if info, ok, err := l.appendOverlappedLocked(records, leaderEpoch, opts); ok {
+		return info, err
+	}
+	sum, err := ValidateBatches(records, opts)
 	if err != nil {
 		return AppendInfo{}, fmt.Errorf("append to %s: %w", l, err)
 	}
@@ -105,8 +110,8 @@ func (l *Log) AppendAsFollower(records []byte) (AppendInfo, error) {
 	return info, nil
 }
 
-// appendLocked rolls if needed, writes, publishes the new log end and
-// applies flush.messages / flush.ms. Caller holds appendMu.
+// appendLocked rolls if needed, writes and publishes. Caller holds
+// appendMu.
 func (l *Log) appendLocked(records []byte, first, last, maxTimestamp, nowMs int64) error {
 	seg := l.activeSegment()
 	if seg.shouldRoll(l.cfg, len(records), last, maxTimestamp, nowMs) {
@@ -118,8 +123,15 @@ func (l *Log) appendLocked(records []byte, first, last, maxTimestamp, nowMs int6
 	if err := seg.append(records, last, maxTimestamp, l.cfg.IndexIntervalBytes); err != nil {
 		return err
 	}
-	// size is stored inside append before leo here: a reader that sees the
-	// new log end also sees the bytes.
+	return l.publishLocked(last, nowMs)
+}
+
+// publishLocked moves the log end past last, whose bytes the active
+// segment has published, and applies flush.messages / flush.ms. Caller
+// holds appendMu.
+func (l *Log) publishLocked(last, nowMs int64) error {
+	// The segment stored its size before leo is stored here: a reader that
+	// sees the new log end also sees the bytes.
 	l.leo.Store(last + 1)
 	if l.leo.Load()-l.recoveryPoint.Load() >= l.cfg.FlushMessages ||
 		(l.cfg.FlushMs < 1<<62 && nowMs-l.lastFlushMs >= l.cfg.FlushMs) {

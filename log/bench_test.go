@@ -43,6 +43,41 @@ func BenchmarkValidateBatches(b *testing.B) {
 	}
 }
 
+// BenchmarkValidateParts splits validating a 1 MiB batch of 100-byte
+// records into its CRC and its record walk, with the walk's cost per record.
+func BenchmarkValidateParts(b *testing.B) {
+	src := batchView(batch1M(b))
+	opts := DefaultConfig().ValidateOptions(fixedNow.UnixMilli())
+	records := float64(src.recordsCount())
+	b.Run("crc", func(b *testing.B) {
+		b.SetBytes(int64(len(src)))
+		for i := 0; i < b.N; i++ {
+			if src.computeCRC() != src.crc() {
+				b.Fatal("bad CRC")
+			}
+		}
+	})
+	b.Run("records", func(b *testing.B) {
+		b.SetBytes(int64(len(src)))
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if err := validateRecords(src, src[batchHeaderSize:], opts); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/records, "ns/record")
+	})
+	b.Run("all", func(b *testing.B) {
+		b.SetBytes(int64(len(src)))
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if _, err := ValidateBatches(src, opts); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
 // BenchmarkRead reads 1 MiB fetches at random positions of a 64 MiB log.
 func BenchmarkRead(b *testing.B) {
 	cfg := DefaultConfig()

@@ -85,16 +85,24 @@ func (s *segment) shouldRoll(cfg Config, n int, lastOffset, maxTimestamp, nowMs 
 		lastOffset-s.base > math.MaxInt32
 }
 
-// append writes whole batches with one pwrite and adds index entries with
-// Kafka's sparse rule: the entry is (last offset of the chunk, position of
-// its start), added before the chunk's bytes count toward the interval.
+// append writes whole batches with one pwrite and publishes them.
 func (s *segment) append(records []byte, lastOffset, maxTimestamp int64, indexInterval int) error {
 	pos := s.size.Load()
 	if _, err := s.log.WriteAt(records, pos); err != nil {
 		// Bytes past size are invisible to readers and overwritten by the
-		// next append; recovery truncates them after a crash.
-		return fmt.Errorf("log: write %s: %w", s.log.Name(), err)
+		// next append, but a clean reopen takes the file's length as the
+		// size, so a torn write is cut off now (recovery would after a crash).
+		return s.unwrite(pos, fmt.Errorf("log: write %s: %w", s.log.Name(), err))
 	}
+	return s.publish(pos, len(records), lastOffset, maxTimestamp, indexInterval)
+}
+
+// publish makes n bytes written at pos (the size) part of the segment.
+// Index entries follow Kafka's sparse rule: the entry is (last offset of
+// the chunk, position of its start), added before the chunk's bytes count
+// toward the interval. size is stored last: a reader that sees it also
+// sees the bytes and the index entries.
+func (s *segment) publish(pos int64, n int, lastOffset, maxTimestamp int64, indexInterval int) error {
 	if maxTimestamp > s.maxTimestamp {
 		s.maxTimestamp, s.offsetOfMaxTimestamp = maxTimestamp, lastOffset
 	}
@@ -107,9 +115,18 @@ func (s *segment) append(records []byte, lastOffset, maxTimestamp int64, indexIn
 		}
 		s.bytesSinceLastIndexEntry = 0
 	}
-	s.bytesSinceLastIndexEntry += len(records)
-	s.size.Store(pos + int64(len(records)))
+	s.bytesSinceLastIndexEntry += n
+	s.size.Store(pos + int64(n))
 	return nil
+}
+
+// unwrite cuts the file back to pos, the published size, after a failed
+// or rejected write, and returns cause (joined with a failure to cut).
+func (s *segment) unwrite(pos int64, cause error) error {
+	if err := s.log.Truncate(pos); err != nil {
+		return errors.Join(cause, fmt.Errorf("log: cut %s back to %d bytes: %w", s.log.Name(), pos, err))
+	}
+	return cause
 }
 
 // seal is onBecomeInactiveSegment: the final time-index entry, then both
