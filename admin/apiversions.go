@@ -91,7 +91,7 @@ func BrokerAPIVersionsMain(args []string, stdin io.Reader, stdout, stderr io.Wri
 	if err := fs.missing("bootstrap-server"); err != nil {
 		return fs.fail(stderr, err)
 	}
-	cl, err := adminClient(fs, stderr)
+	cl, err := adminClient(fs, "", stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, err.Error())
 		return 1

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"bytes"
+	"io"
 	"strings"
 	"testing"
 
@@ -109,5 +110,28 @@ func TestConsoleProducerProps(t *testing.T) {
 				t.Errorf("%d: %s = %q, want %q", i, k, props[k], v)
 			}
 		}
+	}
+}
+
+// TestToolVersion checks that --version prints Kafka's version alone and wins over missing required options.
+func TestToolVersion(t *testing.T) {
+	tests := []struct {
+		name string
+		main func([]string, io.Reader, io.Writer, io.Writer) int
+	}{
+		{"kafka-reassign-partitions", ReassignPartitionsMain},
+		{"kafka-leader-election", LeaderElectionMain},
+		{"kafka-preferred-replica-election", PreferredReplicaElectionMain},
+		{"kafka-delete-records", DeleteRecordsMain},
+		{"kafka-dump-log", DumpLogMain},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := tt.main([]string{"--version"}, strings.NewReader(""), &out, &errOut)
+			if code != 0 || !strings.HasSuffix(out.String(), "3.7.0\n") || errOut.Len() != 0 {
+				t.Errorf("code %d\nstdout %q\nstderr %q", code, out.String(), errOut.String())
+			}
+		})
 	}
 }

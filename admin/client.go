@@ -63,16 +63,24 @@ func errorMessage(err error) string {
 	return err.Error()
 }
 
-// adminClient connects the admin tools (kafka-topics, kafka-broker-api-versions) to --bootstrap-server with the
-// properties of --command-config, if given.
-func adminClient(fs *flagSet, stderr io.Writer) (*kgo.Client, error) {
-	props := map[string]string{}
+// commandConfig loads the properties of --command-config; without the flag there are none.
+func commandConfig(fs *flagSet) (map[string]string, error) {
 	if f := fs.get("command-config", ""); f != "" {
-		p, err := loadProps(f)
-		if err != nil {
-			return nil, err
-		}
-		props = p
+		return loadProps(f)
+	}
+	return map[string]string{}, nil
+}
+
+// adminClient connects the admin tools (kafka-topics, kafka-broker-api-versions, ...) to --bootstrap-server with
+// the properties of --command-config, if given. A non-empty clientID is the tool's own client.id, used when the
+// file sets none.
+func adminClient(fs *flagSet, clientID string, stderr io.Writer) (*kgo.Client, error) {
+	props, err := commandConfig(fs)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := props["client.id"]; !ok && clientID != "" {
+		props["client.id"] = clientID
 	}
 	return newClient(fs.get("bootstrap-server", ""), props, roleAdmin, stderr)
 }

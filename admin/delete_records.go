@@ -24,12 +24,8 @@ func DeleteRecordsMain(args []string, stdin io.Reader, stdout, stderr io.Writer)
 		"{\"partitions\":\n  [{\"topic\": \"foo\", \"partition\": 1, \"offset\": 1}],\n \"version\":1\n}", "")
 	fs.opt("command-config", "String: command config property file path", "A property file containing configs to be passed to Admin Client.", "")
 	fs.flag("version", "Display Kafka version.")
-	if code, ok := fs.parseOrExit(args, stdout, stderr); !ok {
+	if code, ok := fs.parseOrExitVersion(args, stdout, stderr); !ok {
 		return code
-	}
-	if fs.has("version") {
-		fmt.Fprintln(stdout, kafkaVersion)
-		return 0
 	}
 	if err := fs.missing("bootstrap-server", "offset-json-file"); err != nil {
 		return fs.fail(stderr, err)
@@ -39,7 +35,7 @@ func DeleteRecordsMain(args []string, stdin io.Reader, stdout, stderr io.Writer)
 		fmt.Fprintf(stderr, "Exception in thread \"main\" %s\n", err)
 		return 1
 	}
-	cl, err := adminClient(fs, stderr)
+	cl, err := adminClient(fs, "", stderr)
 	if err != nil {
 		return uncaught(fmt.Errorf("org.apache.kafka.common.KafkaException: Failed to create new KafkaAdminClient: %v", err))
 	}

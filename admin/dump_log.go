@@ -17,12 +17,8 @@ import (
 // log package) with kmsg's batch and record decoders and kgo's decompressor.
 func DumpLogMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := dumpLogFlags()
-	if code, ok := fs.parseOrExit(args, stdout, stderr); !ok {
+	if code, ok := fs.parseOrExitVersion(args, stdout, stderr); !ok {
 		return code
-	}
-	if fs.has("version") {
-		fmt.Fprintln(stdout, kafkaVersion)
-		return 0
 	}
 	if err := fs.missing("files"); err != nil {
 		return fs.fail(stderr, err)

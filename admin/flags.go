@@ -263,6 +263,19 @@ func (fs *flagSet) parseOrExit(args []string, stdout, stderr io.Writer) (code in
 	return 0, true
 }
 
+// parseOrExitVersion is parseOrExit for the tools with a --version flag, which prints Kafka's version and
+// exits 0 before any other check.
+func (fs *flagSet) parseOrExitVersion(args []string, stdout, stderr io.Writer) (code int, ok bool) {
+	if code, ok := fs.parseOrExit(args, stdout, stderr); !ok {
+		return code, false
+	}
+	if fs.has("version") {
+		fmt.Fprintln(stdout, kafkaVersion)
+		return 0, false
+	}
+	return 0, true
+}
+
 // fail prints the message and the usage to stderr and returns exit code 1,
 // as CommandLineUtils.printUsageAndExit does.
 func (fs *flagSet) fail(stderr io.Writer, err error) int {

@@ -64,11 +64,9 @@ func GetOffsetsMain(args []string, stdin io.Reader, stdout, stderr io.Writer) in
 		return fail(err.Error())
 	}
 
-	props := map[string]string{}
-	if f := fs.get("command-config", ""); f != "" {
-		if props, err = loadProps(f); err != nil {
-			return fail(err.Error())
-		}
+	props, err := commandConfig(fs)
+	if err != nil {
+		return fail(err.Error())
 	}
 	props["client.id"] = "GetOffsetShell"
 	cl, err := newClient(bootstrap, props, roleAdmin, stderr)

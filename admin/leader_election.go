@@ -93,12 +93,8 @@ func parseLeaderElectionArgs(fs *flagSet) (electionRequest, error) {
 // Kafka 3.7 exits 0 even after a failure; later versions exit 1, which scripts can rely on, so we do.
 func LeaderElectionMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := leaderElectionFlags()
-	if code, ok := fs.parseOrExit(args, stdout, stderr); !ok {
+	if code, ok := fs.parseOrExitVersion(args, stdout, stderr); !ok {
 		return code
-	}
-	if fs.has("version") {
-		fmt.Fprintln(stdout, "3.7.0")
-		return 0
 	}
 	req, err := parseLeaderElectionArgs(fs)
 	if err != nil {

@@ -26,12 +26,8 @@ func preferredReplicaElectionFlags() *flagSet {
 func PreferredReplicaElectionMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fmt.Fprintln(stdout, "This tool is deprecated. Please use kafka-leader-election tool. Tracking issue: KAFKA-8405")
 	fs := preferredReplicaElectionFlags()
-	if code, ok := fs.parseOrExit(args, stdout, stderr); !ok {
+	if code, ok := fs.parseOrExitVersion(args, stdout, stderr); !ok {
 		return code
-	}
-	if fs.has("version") {
-		fmt.Fprintln(stdout, "3.7.0")
-		return 0
 	}
 	if fs.has("bootstrap-server") == fs.has("zookeeper") {
 		return fs.fail(stderr, fmt.Errorf("Exactly one of '[bootstrap-server]' or '[zookeeper]' must be provided"))

@@ -45,12 +45,8 @@ func reassignFlags() *flagSet {
 // code. Errors go to stdout, as the Java tool prints them.
 func ReassignPartitionsMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := reassignFlags()
-	if code, ok := fs.parseOrExit(args, stdout, stderr); !ok {
+	if code, ok := fs.parseOrExitVersion(args, stdout, stderr); !ok {
 		return code
-	}
-	if fs.has("version") {
-		fmt.Fprintln(stdout, "3.7.0")
-		return 0
 	}
 	var actions []string
 	for _, a := range []string{"generate", "execute", "verify", "cancel", "list"} {
@@ -71,19 +67,7 @@ func ReassignPartitionsMain(args []string, stdin io.Reader, stdout, stderr io.Wr
 			return fs.fail(stderr, fmt.Errorf("Missing required argument \"[%s]\"", o))
 		}
 	}
-	props := map[string]string{}
-	if f := fs.get("command-config", ""); f != "" {
-		p, err := loadProps(f)
-		if err != nil {
-			fmt.Fprintln(stdout, "Error: "+err.Error())
-			return 1
-		}
-		props = p
-	}
-	if _, ok := props["client.id"]; !ok {
-		props["client.id"] = "reassign-partitions-tool"
-	}
-	cl, err := newClient(fs.get("bootstrap-server", ""), props, roleAdmin, stderr)
+	cl, err := adminClient(fs, "reassign-partitions-tool", stderr)
 	if err != nil {
 		fmt.Fprintln(stdout, "Error: "+err.Error())
 		return 1
@@ -134,6 +118,45 @@ func readFileString(path string) (string, error) {
 		return "", fmt.Errorf("%s (No such file or directory)", path)
 	}
 	return string(b), nil
+}
+
+// readTargets reads and parses a --reassignment-json-file.
+func readTargets(path string) ([]partitionTarget, error) {
+	data, err := readFileString(path)
+	if err != nil {
+		return nil, err
+	}
+	return parseReassignmentJSON(data)
+}
+
+// sortedTopics lists a set's topics in order; nil when the set is empty.
+func sortedTopics(set map[string]bool) []string {
+	var topics []string
+	for t := range set {
+		topics = append(topics, t)
+	}
+	sort.Strings(topics)
+	return topics
+}
+
+// tpNames joins a map's partitions, in order, as "topic-partition" names.
+func tpNames[V any](m map[topicPartition]V) string {
+	names := make([]string, 0, len(m))
+	for _, tp := range sortedTPs(m) {
+		names = append(names, tpName(tp))
+	}
+	return strings.Join(names, ",")
+}
+
+// alterFailures renders each partition the AlterPartitionReassignments response refused, in order.
+func alterFailures(resps kadm.AlterPartitionAssignmentsResponses) []string {
+	var failures []string
+	for _, res := range resps.Sorted() {
+		if res.Err != nil {
+			failures = append(failures, fmt.Sprintf("%s-%d: %s", res.Topic, res.Partition, kafkaErrorMessage(errCode(res.Err), strPtr(res.ErrMessage))))
+		}
+	}
+	return failures
 }
 
 // currentAssignment describes topics and returns every partition's replicas; unknown topics are an error.
@@ -254,11 +277,7 @@ func (r *reassigner) ongoing(ctx context.Context, tps []topicPartition) (map[top
 }
 
 func (r *reassigner) execute(ctx context.Context, file string, additional, throttle bool) error {
-	data, err := readFileString(file)
-	if err != nil {
-		return err
-	}
-	targets, err := parseReassignmentJSON(data)
+	targets, err := readTargets(file)
 	if err != nil {
 		return err
 	}
@@ -292,11 +311,7 @@ func (r *reassigner) execute(ctx context.Context, file string, additional, throt
 	for tp := range proposed {
 		topicSet[tp.topic] = true
 	}
-	var topics []string
-	for t := range topicSet {
-		topics = append(topics, t)
-	}
-	sort.Strings(topics)
+	topics := sortedTopics(topicSet)
 	all, err := r.currentAssignment(ctx, topics)
 	if err != nil {
 		return err
@@ -319,33 +334,20 @@ func (r *reassigner) execute(ctx context.Context, file string, additional, throt
 	if err != nil {
 		return err
 	}
-	var failures []string
-	for _, res := range resps.Sorted() {
-		if res.Err != nil {
-			failures = append(failures, fmt.Sprintf("%s-%d: %s", res.Topic, res.Partition, kafkaErrorMessage(errCode(res.Err), strPtr(res.ErrMessage))))
-		}
-	}
+	failures := alterFailures(resps)
 	if len(failures) > 0 {
 		return terseError{"Error reassigning partition(s):\n" + strings.Join(failures, "\n")}
 	}
-	names := make([]string, 0, len(proposed))
-	for _, tp := range sortedTPs(proposed) {
-		names = append(names, tpName(tp))
-	}
 	plural := "s"
-	if len(names) == 1 {
+	if len(proposed) == 1 {
 		plural = ""
 	}
-	fmt.Fprintf(r.out, "Successfully started partition reassignment%s for %s\n", plural, strings.Join(names, ","))
+	fmt.Fprintf(r.out, "Successfully started partition reassignment%s for %s\n", plural, tpNames(proposed))
 	return nil
 }
 
 func (r *reassigner) verify(ctx context.Context, file string) error {
-	data, err := readFileString(file)
-	if err != nil {
-		return err
-	}
-	targets, err := parseReassignmentJSON(data)
+	targets, err := readTargets(file)
 	if err != nil {
 		return err
 	}
@@ -359,11 +361,7 @@ func (r *reassigner) verify(ctx context.Context, file string) error {
 			topicSet[t.tp.topic] = true
 		}
 	}
-	var topics []string
-	for t := range topicSet {
-		topics = append(topics, t)
-	}
-	sort.Strings(topics)
+	topics := sortedTopics(topicSet)
 	assigned := map[topicPartition][]int32{}
 	if len(topics) > 0 {
 		if assigned, err = r.currentAssignment(ctx, topics); err != nil {
@@ -396,11 +394,7 @@ func (r *reassigner) verify(ctx context.Context, file string) error {
 }
 
 func (r *reassigner) cancel(ctx context.Context, file string) error {
-	data, err := readFileString(file)
-	if err != nil {
-		return err
-	}
-	targets, err := parseReassignmentJSON(data)
+	targets, err := readTargets(file)
 	if err != nil {
 		return err
 	}
@@ -430,12 +424,7 @@ func (r *reassigner) cancel(ctx context.Context, file string) error {
 	if err != nil {
 		return err
 	}
-	var failures []string
-	for _, res := range resps.Sorted() {
-		if res.Err != nil {
-			failures = append(failures, fmt.Sprintf("%s-%d: %s", res.Topic, res.Partition, kafkaErrorMessage(errCode(res.Err), strPtr(res.ErrMessage))))
-		}
-	}
+	failures := alterFailures(resps)
 	plural := "s"
 	if len(failures) == 1 || (len(failures) == 0 && len(reassigning) == 1) {
 		plural = ""
@@ -443,11 +432,7 @@ func (r *reassigner) cancel(ctx context.Context, file string) error {
 	if len(failures) > 0 {
 		return terseError{fmt.Sprintf("Error cancelling partition reassignment%s for:\n%s", plural, strings.Join(failures, "\n"))}
 	}
-	names := make([]string, 0, len(reassigning))
-	for _, tp := range sortedTPs(reassigning) {
-		names = append(names, tpName(tp))
-	}
-	fmt.Fprintf(r.out, "Successfully cancelled partition reassignment%s for: %s\n", plural, strings.Join(names, ","))
+	fmt.Fprintf(r.out, "Successfully cancelled partition reassignment%s for: %s\n", plural, tpNames(reassigning))
 	fmt.Fprint(r.out, "None of the specified partition moves are active.")
 	return nil
 }

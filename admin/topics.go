@@ -130,7 +130,7 @@ func TopicsMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, plainErr.Error())
 		return 1
 	}
-	cl, err := adminClient(fs, stderr)
+	cl, err := adminClient(fs, "", stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, err.Error())
 		return 1

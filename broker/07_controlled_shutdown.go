@@ -9,6 +9,7 @@ import (
 
 	"github.com/zkafka/zkafka/controller"
 	"github.com/zkafka/zkafka/network"
+	"github.com/zkafka/zkafka/zkutils"
 )
 
 func init() { register(7, 0, 3, (*Server).handleControlledShutdown) }
@@ -23,28 +24,29 @@ func (s *Server) handleControlledShutdown(ctx context.Context, nreq *network.Req
 	if req.Version < 2 {
 		brokerEpoch = -1 // no epoch before v2: Kafka's UNKNOWN_BROKER_EPOCH skips the fence
 	}
-	if !s.ctrl.IsActive() {
-		resp.ErrorCode = kerr.NotController.Code
-		respond(resp)
-		return
-	}
-	// The controller answers from its event goroutine, after the elections and ZooKeeper writes: wait for it off
-	// the handler pool.
-	s.goAttach(func() {
-		remaining, err := s.ctrl.ControlledShutdown(ctx, req.BrokerID, brokerEpoch)
-		if err != nil {
-			resp.ErrorCode = controllerErrorCode(err)
-			s.logger.Infof("Controlled shutdown request from broker %d failed: %v", req.BrokerID, err)
+	// No timeout beyond the request's own context: the controller answers only after the elections and ZooKeeper
+	// writes.
+	var remaining []zkutils.TopicPartition
+	s.controllerCall(ctx, 0,
+		func(cctx context.Context) (err error) {
+			remaining, err = s.ctrl.ControlledShutdown(cctx, req.BrokerID, brokerEpoch)
+			return err
+		},
+		func(code int16, err error) {
+			resp.ErrorCode = code
+			if err != nil {
+				s.logger.Infof("Controlled shutdown request from broker %d failed: %v", req.BrokerID, err)
+			}
 			respond(resp)
-			return
-		}
-		for _, tp := range remaining {
-			p := kmsg.NewControlledShutdownResponsePartitionsRemaining()
-			p.Topic, p.Partition = tp.Topic, tp.Partition
-			resp.PartitionsRemaining = append(resp.PartitionsRemaining, p)
-		}
-		respond(resp)
-	})
+		},
+		func() {
+			for _, tp := range remaining {
+				p := kmsg.NewControlledShutdownResponsePartitionsRemaining()
+				p.Topic, p.Partition = tp.Topic, tp.Partition
+				resp.PartitionsRemaining = append(resp.PartitionsRemaining, p)
+			}
+			respond(resp)
+		})
 }
 
 // controllerErrors translates the controller's errors into Kafka's codes at the handler boundary (STYLE habit 11).

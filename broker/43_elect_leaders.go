@@ -58,7 +58,7 @@ func (s *Server) handleElectLeaders(ctx context.Context, nreq *network.Request, 
 		finish()
 		return
 	}
-	if !s.ctrl.IsActive() || len(tps) == 0 {
+	if len(tps) == 0 {
 		setAll(kerr.NotController.Code)
 		finish()
 		return
@@ -68,16 +68,19 @@ func (s *Server) handleElectLeaders(ctx context.Context, nreq *network.Request, 
 	// The election itself is not bounded by timeout_ms (Kafka queues it regardless); only the wait for the new
 	// leaders to show in the metadata is.
 	callTimeout := max(timeout, s.cfg.ControllerSocketTimeout)
-	s.goAttach(func() {
-		cctx, cancel := context.WithTimeout(ctx, callTimeout)
-		results, err := s.ctrl.ElectLeaders(cctx, electionType, tps)
-		cancel()
+	var results map[zkutils.TopicPartition]error
+	call := func(cctx context.Context) (err error) {
+		results, err = s.ctrl.ElectLeaders(cctx, electionType, tps)
+		return err
+	}
+	failed := func(code int16, err error) {
 		if err != nil {
 			s.logger.Debugf("ElectLeaders (%s) failed: %v", electionTypeName(electionType), err)
-			setAll(controllerErrorCode(err))
-			finish()
-			return
 		}
+		setAll(code)
+		finish()
+	}
+	s.controllerCall(ctx, callTimeout, call, failed, func() {
 		var waiting []zkutils.TopicPartition
 		for _, tp := range tps {
 			err, ok := results[tp]

@@ -20,11 +20,6 @@ func init() { register(45, 0, 0, (*Server).handleAlterPartitionReassignments) }
 func (s *Server) handleAlterPartitionReassignments(ctx context.Context, nreq *network.Request, respond respondFunc) {
 	req := nreq.Body.(*kmsg.AlterPartitionAssignmentsRequest)
 	resp := req.ResponseKind().(*kmsg.AlterPartitionAssignmentsResponse)
-	if !s.ctrl.IsActive() {
-		resp.ErrorCode = kerr.NotController.Code
-		respond(resp)
-		return
-	}
 	reassignments := map[zkutils.TopicPartition][]int32{}
 	for _, t := range req.Topics {
 		for _, p := range t.Partitions {
@@ -32,21 +27,20 @@ func (s *Server) handleAlterPartitionReassignments(ctx context.Context, nreq *ne
 			reassignments[zkutils.TopicPartition{Topic: t.Topic, Partition: p.Partition}] = p.Replicas
 		}
 	}
-	s.goAttach(func() {
-		cctx, cancel := context.WithTimeout(ctx, s.cfg.ControllerSocketTimeout)
-		results, err := s.ctrl.AlterPartitionReassignments(cctx, reassignments)
-		cancel()
-		if err != nil {
-			resp.ErrorCode = controllerErrorCode(err)
-			if !errors.Is(err, controller.ErrNotController) {
-				resp.ErrorMessage = errMessage(err)
-			}
+	var results map[zkutils.TopicPartition]error
+	s.controllerCall(ctx, s.cfg.ControllerSocketTimeout,
+		func(cctx context.Context) (err error) {
+			results, err = s.ctrl.AlterPartitionReassignments(cctx, reassignments)
+			return err
+		},
+		func(code int16, err error) {
+			setTopLevelError(&resp.ErrorCode, &resp.ErrorMessage, code, err)
 			respond(resp)
-			return
-		}
-		fillAlterReassignmentsResponse(resp, results)
-		respond(resp)
-	})
+		},
+		func() {
+			fillAlterReassignmentsResponse(resp, results)
+			respond(resp)
+		})
 }
 
 // fillAlterReassignmentsResponse groups per-partition results by topic (sorted, where Kafka iterates a map).

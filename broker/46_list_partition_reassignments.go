@@ -2,9 +2,7 @@ package broker
 
 import (
 	"context"
-	"errors"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/zkafka/zkafka/controller"
@@ -19,11 +17,6 @@ func init() { register(46, 0, 0, (*Server).handleListPartitionReassignments) }
 func (s *Server) handleListPartitionReassignments(ctx context.Context, nreq *network.Request, respond respondFunc) {
 	req := nreq.Body.(*kmsg.ListPartitionReassignmentsRequest)
 	resp := req.ResponseKind().(*kmsg.ListPartitionReassignmentsResponse)
-	if !s.ctrl.IsActive() {
-		resp.ErrorCode = kerr.NotController.Code
-		respond(resp)
-		return
-	}
 	var tps []zkutils.TopicPartition
 	if req.Topics != nil {
 		tps = []zkutils.TopicPartition{}
@@ -33,21 +26,20 @@ func (s *Server) handleListPartitionReassignments(ctx context.Context, nreq *net
 			}
 		}
 	}
-	s.goAttach(func() {
-		cctx, cancel := context.WithTimeout(ctx, s.cfg.ControllerSocketTimeout)
-		results, err := s.ctrl.ListPartitionReassignments(cctx, tps)
-		cancel()
-		if err != nil {
-			resp.ErrorCode = controllerErrorCode(err)
-			if !errors.Is(err, controller.ErrNotController) {
-				resp.ErrorMessage = errMessage(err)
-			}
+	var results map[zkutils.TopicPartition]controller.Reassignment
+	s.controllerCall(ctx, s.cfg.ControllerSocketTimeout,
+		func(cctx context.Context) (err error) {
+			results, err = s.ctrl.ListPartitionReassignments(cctx, tps)
+			return err
+		},
+		func(code int16, err error) {
+			setTopLevelError(&resp.ErrorCode, &resp.ErrorMessage, code, err)
 			respond(resp)
-			return
-		}
-		fillListReassignmentsResponse(resp, results)
-		respond(resp)
-	})
+		},
+		func() {
+			fillListReassignmentsResponse(resp, results)
+			respond(resp)
+		})
 }
 
 func fillListReassignmentsResponse(resp *kmsg.ListPartitionReassignmentsResponse, results map[zkutils.TopicPartition]controller.Reassignment) {

@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -351,70 +348,11 @@ func TestPartitionReassignmentViaZNode(t *testing.T) {
 	}
 }
 
-// linkProxy forwards TCP to ZooKeeper and can cut the link, so the real server expires a real session.
-type linkProxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	cut    bool
-	conns  []net.Conn
-}
-
-func newLinkProxy(t *testing.T, target string) *linkProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &linkProxy{ln: ln, target: target}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			p.serve(c)
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); p.setCut(true); <-done })
-	return p
-}
-
-func (p *linkProxy) serve(c net.Conn) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.cut {
-		c.Close()
-		return
-	}
-	s, err := net.Dial("tcp", p.target)
-	if err != nil {
-		c.Close()
-		return
-	}
-	p.conns = append(p.conns, c, s)
-	go func() { io.Copy(s, c); s.Close() }()
-	go func() { io.Copy(c, s); c.Close() }()
-}
-
-func (p *linkProxy) setCut(cut bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.cut = cut
-	if cut {
-		for _, c := range p.conns {
-			c.Close()
-		}
-		p.conns = nil
-	}
-}
-
 func TestSessionExpiryDeposesController(t *testing.T) {
 	connect := zktest.Connect(t)
 	chroot := connect[strings.IndexByte(connect, '/'):]
-	proxy := newLinkProxy(t, zktest.Addr())
-	zk1 := connectZKTimeout(t, proxy.ln.Addr().String()+chroot, time.Second)
+	proxy := zktest.NewLinkProxy(t, zktest.Addr())
+	zk1 := connectZKTimeout(t, proxy.Addr()+chroot, time.Second)
 	f := &fakeBrokers{}
 	n1 := startNodeWith(t, zk1, 1, f, nil)
 	waitActive(t, []*node{n1})
@@ -451,14 +389,14 @@ func TestSessionExpiryDeposesController(t *testing.T) {
 	}})
 	<-paused
 	oldSession := zk1.SessionID()
-	proxy.setCut(true)
+	proxy.SetCut(true)
 	waitFor(t, "broker 2 elected", func() bool { return n2.ctrl.IsActive() && n2.ctrl.Epoch() == 2 })
 	waitFor(t, "broker 2 moved se-0", func() bool { return stateIs(t, admin, "se", 0, 2, "[2]") })
 	if err := admin.CreateTopic("late", map[int32][]int32{0: {2}}, [16]byte{7}, nil); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "late-0 created by broker 2", func() bool { return stateIs(t, admin, "late", 0, 2, "[2]") })
-	proxy.setCut(false)
+	proxy.SetCut(false)
 	waitFor(t, "broker 1's new session", func() bool { id := zk1.SessionID(); return id != 0 && id != oldSession })
 
 	close(resume)

@@ -1,75 +1,12 @@
 package zkutils
 
 import (
-	"io"
-	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/zkafka/zkafka/internal/zktest"
 )
-
-// linkProxy forwards TCP to ZooKeeper and can cut the link, so a real server expires a real session:
-// go-zookeeper cannot attach a second connection to an existing session id to force it.
-type linkProxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	cut    bool
-	conns  []net.Conn
-}
-
-func newLinkProxy(t *testing.T, target string) *linkProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &linkProxy{ln: ln, target: target}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			p.serve(c)
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); p.setCut(true); <-done })
-	return p
-}
-
-func (p *linkProxy) serve(c net.Conn) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.cut {
-		c.Close()
-		return
-	}
-	s, err := net.Dial("tcp", p.target)
-	if err != nil {
-		c.Close()
-		return
-	}
-	p.conns = append(p.conns, c, s)
-	go func() { io.Copy(s, c); s.Close() }()
-	go func() { io.Copy(c, s); c.Close() }()
-}
-
-func (p *linkProxy) setCut(cut bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.cut = cut
-	if cut {
-		for _, c := range p.conns {
-			c.Close()
-		}
-		p.conns = nil
-	}
-}
 
 func waitEvent(t *testing.T, c *Client, want SessionEvent) {
 	t.Helper()
@@ -86,9 +23,9 @@ func waitEvent(t *testing.T, c *Client, want SessionEvent) {
 func TestSessionExpiry(t *testing.T) {
 	direct, connect := setup(t)
 	chroot := connect[strings.IndexByte(connect, '/'):]
-	proxy := newLinkProxy(t, zktest.Addr())
+	proxy := zktest.NewLinkProxy(t, zktest.Addr())
 	// The server's minimum session timeout (zktest sets 1s) keeps the cut short.
-	c := newClientTimeout(t, proxy.ln.Addr().String()+chroot, time.Second)
+	c := newClientTimeout(t, proxy.Addr()+chroot, time.Second)
 	b := BrokerInfo{ID: 1, JMXPort: -1, Endpoints: []Endpoint{{"PLAINTEXT", "PLAINTEXT", "h", 9092}}}
 	epoch1, err := c.RegisterBroker(b)
 	if err != nil {
@@ -104,10 +41,10 @@ func TestSessionExpiry(t *testing.T) {
 		t.Fatalf("broker node: %v %v", found, err)
 	}
 
-	proxy.setCut(true)
+	proxy.SetCut(true)
 	// The server deletes the session's ephemerals when it expires the session.
 	waitFired(t, gone, "ephemeral removed by expiry")
-	proxy.setCut(false)
+	proxy.SetCut(false)
 
 	waitEvent(t, c, SessionExpired)
 	waitFired(t, pending, "pending watch on expiry")
