@@ -142,12 +142,24 @@ func (b *requestBatch) build(env requestEnv) []outgoing {
 		out = append(out, outgoing{broker: id, req: buildLeaderAndIsr(env, bi, b.lisr[id])})
 	}
 	if len(b.umBrokers) > 0 {
+		// Every recipient gets the same partitions and broker list: build them once and share the slices
+		// (requests are only read once queued), so a 10,000-partition UpdateMetadata is not rebuilt per broker.
+		var shared *kmsg.UpdateMetadataRequest
 		for _, id := range sortedIDs(b.umBrokers) {
 			bi, ok := env.brokers[id]
 			if !ok {
 				continue
 			}
-			out = append(out, outgoing{broker: id, req: buildUpdateMetadata(env, bi, b.umPartitions)})
+			if shared == nil {
+				shared = buildUpdateMetadata(env, bi, b.umPartitions)
+				out = append(out, outgoing{broker: id, req: shared})
+				continue
+			}
+			req := kmsg.NewPtrUpdateMetadataRequest()
+			req.Version, req.ControllerID, req.ControllerEpoch = shared.Version, shared.ControllerID, shared.ControllerEpoch
+			req.BrokerEpoch = bi.Epoch
+			req.TopicStates, req.LiveBrokers = shared.TopicStates, shared.LiveBrokers
+			out = append(out, outgoing{broker: id, req: req})
 		}
 	}
 	for _, id := range sortedKeys(b.stop) {

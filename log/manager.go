@@ -35,6 +35,7 @@ type LogManager struct {
 
 	mu       sync.Mutex // guards logs and shutdown
 	logs     map[TopicPartition]*Log
+	perDir   map[string]int // partitions in each log dir, for placement
 	shutdown bool
 
 	locks []*os.File     // one flocked .lock per dir, in Dirs order
@@ -191,7 +192,7 @@ func (m *LogManager) loadDir(dir string) error {
 		if err != nil {
 			return err
 		}
-		m.logs[tp] = l
+		m.addLocked(tp, l)
 	}
 	return nil
 }
@@ -246,7 +247,7 @@ func (m *LogManager) GetOrCreateLog(topic string, partition int32, cfg Config) (
 	if err != nil {
 		return nil, err
 	}
-	m.logs[tp] = l
+	m.addLocked(tp, l)
 	m.logger.Infof("Created log for partition %s in %s", tp, l.Dir())
 	return l, nil
 }
@@ -254,13 +255,21 @@ func (m *LogManager) GetOrCreateLog(topic string, partition int32, cfg Config) (
 // nextDirLocked picks the dir holding the fewest partitions (first in
 // log.dirs order on ties), as Kafka's LogManager.nextLogDirs does.
 func (m *LogManager) nextDirLocked() string {
-	counts := map[string]int{}
-	for _, l := range m.logs {
-		counts[filepath.Dir(l.Dir())]++
+	best := m.cfg.Dirs[0]
+	for _, d := range m.cfg.Dirs[1:] {
+		if m.perDir[d] < m.perDir[best] {
+			best = d
+		}
 	}
-	dirs := append([]string(nil), m.cfg.Dirs...)
-	sort.SliceStable(dirs, func(i, j int) bool { return counts[dirs[i]] < counts[dirs[j]] })
-	return dirs[0]
+	return best
+}
+
+func (m *LogManager) addLocked(tp TopicPartition, l *Log) {
+	if m.perDir == nil {
+		m.perDir = map[string]int{}
+	}
+	m.logs[tp] = l
+	m.perDir[filepath.Dir(l.Dir())]++
 }
 
 // GetLog returns the partition's log, or nil.
@@ -294,7 +303,10 @@ func (m *LogManager) DeleteLog(topic string, partition int32) error {
 	tp := TopicPartition{topic, partition}
 	m.mu.Lock()
 	l, ok := m.logs[tp]
-	delete(m.logs, tp)
+	if ok {
+		delete(m.logs, tp)
+		m.perDir[filepath.Dir(l.Dir())]--
+	}
 	m.mu.Unlock()
 	if !ok {
 		return nil

@@ -105,12 +105,19 @@ func (c *Client) DeleteIsrChangeNotifications(epochZkVersion int32, names []stri
 
 // fencedDeleteAll deletes parent/<name> for every name (pipelined, each fenced), ignoring missing ones.
 func (c *client) fencedDeleteAll(epochZkVersion int32, parent string, names []string) error {
-	errs := make([]error, len(names))
-	parallel(len(names), func(i int) { errs[i] = c.fencedDelete(epochZkVersion, parent+"/"+names[i]) })
+	groups := make([][]any, len(names))
+	for i, n := range names {
+		groups[i] = []any{&zk.DeleteRequest{Path: c.abs(parent + "/" + n), Version: -1}}
+	}
+	_, errs, moved := c.fencedGroups(epochZkVersion, parent, groups)
+	if moved {
+		return ErrControllerMoved
+	}
+	var out []error
 	for _, e := range errs {
-		if errors.Is(e, ErrControllerMoved) {
-			return ErrControllerMoved
+		if e != nil && !errors.Is(e, ErrNoNode) {
+			out = append(out, e)
 		}
 	}
-	return errors.Join(errs...)
+	return errors.Join(out...)
 }

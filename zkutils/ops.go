@@ -176,8 +176,10 @@ func (c *client) fencedDelete(epochZkVersion int32, p string) error {
 	return err
 }
 
-// pipelineDepth bounds the requests one batched read or write keeps in flight on the connection.
-const pipelineDepth = 64
+// pipelineDepth bounds the requests one batched read or write keeps in flight on the connection. ZooKeeper
+// answers a session's requests in order and group-commits the writes it has queued, so a deep pipeline turns
+// thousands of round trips (and fsyncs) into a few.
+const pipelineDepth = 512
 
 // parallel runs f(0..n-1) with up to pipelineDepth in flight, so go-zookeeper pipelines the requests on its one
 // connection instead of waiting a round trip for each.
@@ -197,4 +199,75 @@ func parallel(n int, f func(i int)) {
 		}(i)
 	}
 	wg.Wait()
+}
+
+// multiChunk is how many ops one batched fenced multi carries. A few hundred small znode writes stay far below
+// jute.maxbuffer (1 MB) and are one transaction, one log append, for ZooKeeper.
+const multiChunk = 200
+
+// fencedGroups writes groups of ops (absolute paths), each group atomic and behind the /controller_epoch check,
+// as Kafka's wrapRequestWithControllerEpochCheck does for every write. Consecutive groups share a multi, the
+// multis are pipelined. A multi that fails for any reason other than the fence is split up: each of its groups
+// goes again alone, so one conflicting znode (BADVERSION, NODEEXISTS) fails only its own group. res[i] holds
+// group i's results when errs[i] is nil. A failed fence is reported as moved, with no per-group results.
+func (c *client) fencedGroups(epochZkVersion int32, what string, groups [][]any) (res [][]zk.MultiResponse, errs []error, moved bool) {
+	res = make([][]zk.MultiResponse, len(groups))
+	errs = make([]error, len(groups))
+	type chunk struct{ from, to int }
+	var chunks []chunk
+	for from := 0; from < len(groups); {
+		to, n := from, 0
+		for to < len(groups) && (to == from || n+len(groups[to]) <= multiChunk) {
+			n += len(groups[to])
+			to++
+		}
+		chunks = append(chunks, chunk{from, to})
+		from = to
+	}
+	var mu sync.Mutex
+	alone := []int{}
+	parallel(len(chunks), func(k int) {
+		ch := chunks[k]
+		var ops []any
+		for _, g := range groups[ch.from:ch.to] {
+			ops = append(ops, g...)
+		}
+		out, err := c.fenced(epochZkVersion, what, ops...)
+		if err == nil {
+			for i := ch.from; i < ch.to; i++ {
+				n := len(groups[i])
+				res[i], out = out[:n:n], out[n:]
+			}
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if errors.Is(err, ErrControllerMoved) {
+			moved = true
+			return
+		}
+		if ch.to-ch.from == 1 {
+			errs[ch.from] = err // it went alone already
+			return
+		}
+		for i := ch.from; i < ch.to; i++ {
+			alone = append(alone, i)
+		}
+	})
+	if moved {
+		return nil, nil, true
+	}
+	if len(alone) == 0 {
+		return res, errs, false
+	}
+	parallel(len(alone), func(k int) {
+		i := alone[k]
+		res[i], errs[i] = c.fenced(epochZkVersion, what, groups[i]...)
+	})
+	for _, e := range errs {
+		if errors.Is(e, ErrControllerMoved) {
+			return nil, nil, true
+		}
+	}
+	return res, errs, false
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/go-zookeeper/zk"
 )
 
 func partitionsPath(topic string) string { return topicPath(topic) + "/partitions" }
@@ -88,6 +90,9 @@ func (c *Client) GetPartitionStates(tps []TopicPartition) (map[TopicPartition]Le
 // CreatePartitionStates creates the state znodes (and the empty partitions/ and <p>/ parents, as Kafka's
 // createTopicPartitions does), every write fenced. The result has an entry per partition: nil on success
 // (the new node's ZkVersion is 0), else e.g. ErrNodeExists. ErrControllerMoved aborts the whole call.
+//
+// Each partition's <p> and <p>/state go in one group, and groups share fenced multis (fencedGroups), so 10,000
+// new partitions cost a few dozen pipelined transactions rather than 20,000 round trips.
 func (c *Client) CreatePartitionStates(epochZkVersion int32, states map[TopicPartition]LeaderIsr) (map[TopicPartition]error, error) {
 	cl := c.impl
 	tps := make([]TopicPartition, 0, len(states))
@@ -100,31 +105,45 @@ func (c *Client) CreatePartitionStates(epochZkVersion int32, states map[TopicPar
 			topics = append(topics, tp.Topic)
 		}
 	}
-	moved := func(errs []error) bool {
-		for _, e := range errs {
-			if errors.Is(e, ErrControllerMoved) {
-				return true
-			}
+	sortedTPs(tps)
+	create := func(p string, data []byte) *zk.CreateRequest {
+		return &zk.CreateRequest{Path: cl.abs(p), Data: data, Acl: openACL}
+	}
+	// partitions/ exists already when partitions are added to a topic: that group fails alone, harmlessly.
+	parents := make([][]any, len(topics))
+	for i, t := range topics {
+		parents[i] = []any{create(partitionsPath(t), nil)}
+	}
+	if _, _, moved := cl.fencedGroups(epochZkVersion, "partitions", parents); moved {
+		return nil, ErrControllerMoved
+	}
+	groups := make([][]any, len(tps))
+	for i, tp := range tps {
+		groups[i] = []any{create(partitionPath(tp), nil), create(partitionStatePath(tp), encodeLeaderIsr(states[tp]))}
+	}
+	_, errs, moved := cl.fencedGroups(epochZkVersion, "partition state", groups)
+	if moved {
+		return nil, ErrControllerMoved
+	}
+	// A group that failed may have failed on <p> (left by an earlier, interrupted creation): the state alone.
+	var again []int
+	for i, err := range errs {
+		if errors.Is(err, ErrNodeExists) {
+			again = append(again, i)
 		}
-		return false
 	}
-	parentErrs := make([]error, len(topics))
-	parallel(len(topics), func(i int) {
-		parentErrs[i] = cl.fencedCreate(epochZkVersion, partitionsPath(topics[i]), nil)
-	})
-	if moved(parentErrs) {
-		return nil, ErrControllerMoved
-	}
-	errs := make([]error, len(tps))
-	parallel(len(tps), func(i int) { errs[i] = cl.fencedCreate(epochZkVersion, partitionPath(tps[i]), nil) })
-	if moved(errs) {
-		return nil, ErrControllerMoved
-	}
-	parallel(len(tps), func(i int) {
-		errs[i] = cl.fencedCreate(epochZkVersion, partitionStatePath(tps[i]), encodeLeaderIsr(states[tps[i]]))
-	})
-	if moved(errs) {
-		return nil, ErrControllerMoved
+	if len(again) > 0 {
+		retry := make([][]any, len(again))
+		for k, i := range again {
+			retry[k] = groups[i][1:]
+		}
+		_, rerrs, moved := cl.fencedGroups(epochZkVersion, "partition state", retry)
+		if moved {
+			return nil, ErrControllerMoved
+		}
+		for k, i := range again {
+			errs[i] = rerrs[k]
+		}
 	}
 	out := make(map[TopicPartition]error, len(tps))
 	for i, tp := range tps {
@@ -135,33 +154,31 @@ func (c *Client) CreatePartitionStates(epochZkVersion int32, states map[TopicPar
 
 // UpdatePartitionStates writes the states, each fenced and conditional on its ZkVersion. Successes get their
 // new ZkVersion in newVersions; failures (ErrBadVersion, ErrNoNode) go to errs. ErrControllerMoved aborts.
+// The conditional setDatas share fenced multis (fencedGroups): a conflict on one znode sends its neighbours
+// again one by one, so only the conflicting partitions fail.
 func (c *Client) UpdatePartitionStates(epochZkVersion int32, states map[TopicPartition]LeaderIsr) (newVersions map[TopicPartition]int32, errs map[TopicPartition]error, err error) {
 	cl := c.impl
 	tps := make([]TopicPartition, 0, len(states))
 	for tp := range states {
 		tps = append(tps, tp)
 	}
-	vers := make([]int32, len(tps))
-	es := make([]error, len(tps))
-	parallel(len(tps), func(i int) {
-		s := states[tps[i]]
-		st, err := cl.fencedSet(epochZkVersion, partitionStatePath(tps[i]), encodeLeaderIsr(s), s.ZkVersion)
-		if err != nil {
-			es[i] = err
-			return
-		}
-		vers[i] = st.Version
-	})
-	newVersions = map[TopicPartition]int32{}
+	sortedTPs(tps)
+	groups := make([][]any, len(tps))
+	for i, tp := range tps {
+		s := states[tp]
+		groups[i] = []any{&zk.SetDataRequest{Path: cl.abs(partitionStatePath(tp)), Data: encodeLeaderIsr(s), Version: s.ZkVersion}}
+	}
+	res, es, moved := cl.fencedGroups(epochZkVersion, "partition state", groups)
+	if moved {
+		return nil, nil, ErrControllerMoved
+	}
+	newVersions = make(map[TopicPartition]int32, len(tps))
 	errs = map[TopicPartition]error{}
 	for i, tp := range tps {
-		if errors.Is(es[i], ErrControllerMoved) {
-			return nil, nil, ErrControllerMoved
-		}
 		if es[i] != nil {
 			errs[tp] = es[i]
 		} else {
-			newVersions[tp] = vers[i]
+			newVersions[tp] = res[i][0].Stat.Version
 		}
 	}
 	return newVersions, errs, nil

@@ -196,6 +196,28 @@ func (c *Client) WatchTopicAssignment(topic string) (TopicAssignment, bool, Watc
 	return a, true, w, nil
 }
 
+// WatchTopicAssignments is WatchTopicAssignment for many topics with pipelined reads (the controller's failover
+// and topic-change paths): every topic gets a watch, an exists watch if it is missing (and no assignment).
+func (c *Client) WatchTopicAssignments(topics []string) (map[string]TopicAssignment, map[string]Watch, error) {
+	as := make([]TopicAssignment, len(topics))
+	found := make([]bool, len(topics))
+	ws := make([]Watch, len(topics))
+	errs := make([]error, len(topics))
+	parallel(len(topics), func(i int) { as[i], found[i], ws[i], errs[i] = c.WatchTopicAssignment(topics[i]) })
+	out := make(map[string]TopicAssignment, len(topics))
+	watches := make(map[string]Watch, len(topics))
+	for i, t := range topics {
+		if errs[i] != nil {
+			return nil, nil, errs[i]
+		}
+		watches[t] = ws[i]
+		if found[i] {
+			out[t] = as[i]
+		}
+	}
+	return out, watches, nil
+}
+
 // SetTopicAssignment rewrites a topic's assignment, fenced and conditional on a.ZkVersion (ErrBadVersion).
 func (c *Client) SetTopicAssignment(epochZkVersion int32, a TopicAssignment) (newZkVersion int32, err error) {
 	st, err := c.impl.fencedSet(epochZkVersion, topicPath(a.Topic), encodeTopicAssignment(a), a.ZkVersion)
