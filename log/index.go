@@ -4,8 +4,10 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
+	"unsafe"
 )
 
 const (
@@ -17,15 +19,25 @@ const (
 // into memory. The active segment's index is preallocated and mapped
 // read-write; a sealed one is trimmed to its entries and mapped read-only.
 //
+// Like AbstractIndex, it holds no file descriptor: the file is closed as
+// soon as it is mapped (the mapping outlives the descriptor), so a segment
+// costs one descriptor, its .log, and a broker with many replicas stays
+// under RLIMIT_NOFILE. The rare operations that change the file's length
+// (remap, trim, reset) and sync of an empty index reopen it by path, so
+// the file is only renamed through rename, which keeps path current.
+// path is written under both the log's appendMu and pathMu: the append
+// path reads it freely, anything else (a background flush, a delayed
+// delete) through currentPath.
+//
 // Appends come from the log's append path only (appendMu); entries is
 // published atomically after the bytes are written, so lookups under the
 // log's read lock see whole entries. remap/close replace the mapping and
 // must hold the log's write lock, since a lookup may be reading it.
 type mmapIndex struct {
+	pathMu     sync.Mutex
 	path       string
 	entrySize  int
 	baseOffset int64
-	file       *os.File
 	mm         []byte
 	entries    atomic.Int64
 	writable   bool
@@ -40,39 +52,80 @@ func openIndex(path string, entrySize int, baseOffset int64, maxBytes int) (idx 
 	if err != nil {
 		return nil, nil, err
 	}
+	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		f.Close()
 		return nil, nil, err
 	}
 	length := st.Size()
-	idx = &mmapIndex{path: path, entrySize: entrySize, baseOffset: baseOffset, file: f}
+	idx = &mmapIndex{path: path, entrySize: entrySize, baseOffset: baseOffset}
 	if length%int64(entrySize) != 0 {
 		problem = fmt.Errorf("index file %s is corrupt, found %d bytes which is neither positive nor a multiple of %d",
 			path, length, entrySize)
 		length = 0
 		if err := f.Truncate(0); err != nil {
-			f.Close()
 			return nil, nil, err
 		}
 	}
 	idx.entries.Store(length / int64(entrySize))
-	if err := idx.mapFile(maxBytes); err != nil {
-		f.Close()
+	if err := idx.mapFd(f, maxBytes); err != nil {
 		return nil, nil, err
 	}
 	return idx, problem, nil
 }
 
+func (x *mmapIndex) currentPath() string {
+	x.pathMu.Lock()
+	defer x.pathMu.Unlock()
+	return x.path
+}
+
+// rename moves the index file and its path together, so that a reopen
+// racing with it (a background flush) finds the file under one name or
+// the other. Caller holds the log's appendMu.
+func (x *mmapIndex) rename(to string) error {
+	x.pathMu.Lock()
+	defer x.pathMu.Unlock()
+	if err := os.Rename(x.path, to); err != nil {
+		return err
+	}
+	x.path = to
+	return nil
+}
+
+// withFile runs fn on the index file, opened by its current path for the
+// duration of the call only; the descriptor, unlike the name, is not
+// affected by a later rename.
+func (x *mmapIndex) withFile(fn func(f *os.File) error) error {
+	x.pathMu.Lock()
+	f, err := os.OpenFile(x.path, os.O_RDWR, 0)
+	x.pathMu.Unlock()
+	if err != nil {
+		return err
+	}
+	err = fn(f)
+	if e := f.Close(); err == nil {
+		err = e
+	}
+	return err
+}
+
 // mapFile maps the file: writable at max(maxBytes, used size) when
-// maxBytes > 0, else read-only at exactly the used size.
+// maxBytes > 0, else read-only at exactly the used size. The current
+// mapping must already be gone (unmap).
 func (x *mmapIndex) mapFile(maxBytes int) error {
+	return x.withFile(func(f *os.File) error { return x.mapFd(f, maxBytes) })
+}
+
+// mapFd is mapFile on an open descriptor, which the caller closes; the
+// mapping stays valid after that.
+func (x *mmapIndex) mapFd(f *os.File, maxBytes int) error {
 	used := int(x.entries.Load()) * x.entrySize
 	size, prot := used, syscall.PROT_READ
 	if maxBytes > 0 {
 		size = max(used, maxBytes/x.entrySize*x.entrySize)
 		prot |= syscall.PROT_WRITE
-		if err := x.file.Truncate(int64(size)); err != nil {
+		if err := f.Truncate(int64(size)); err != nil {
 			return err
 		}
 	}
@@ -81,9 +134,9 @@ func (x *mmapIndex) mapFile(maxBytes int) error {
 		x.mm = nil
 		return nil
 	}
-	mm, err := syscall.Mmap(int(x.file.Fd()), 0, size, prot, syscall.MAP_SHARED)
+	mm, err := syscall.Mmap(int(f.Fd()), 0, size, prot, syscall.MAP_SHARED)
 	if err != nil {
-		return fmt.Errorf("mmap %s: %w", x.path, err)
+		return fmt.Errorf("mmap %s: %w", x.currentPath(), err)
 	}
 	x.mm = mm
 	return nil
@@ -129,10 +182,12 @@ func (x *mmapIndex) trim() error {
 	if err := x.unmap(); err != nil {
 		return err
 	}
-	if err := x.file.Truncate(x.entries.Load() * int64(x.entrySize)); err != nil {
-		return err
-	}
-	return x.mapFile(0)
+	return x.withFile(func(f *os.File) error {
+		if err := f.Truncate(x.entries.Load() * int64(x.entrySize)); err != nil {
+			return err
+		}
+		return x.mapFd(f, 0)
+	})
 }
 
 // reset drops all entries and makes the index writable, for a rebuild.
@@ -141,13 +196,27 @@ func (x *mmapIndex) reset(maxBytes int) error {
 		return err
 	}
 	x.entries.Store(0)
-	if err := x.file.Truncate(0); err != nil {
-		return err
-	}
-	return x.mapFile(maxBytes)
+	return x.withFile(func(f *os.File) error {
+		if err := f.Truncate(0); err != nil {
+			return err
+		}
+		return x.mapFd(f, maxBytes)
+	})
 }
 
-func (x *mmapIndex) sync() error { return x.file.Sync() }
+// sync is AbstractIndex.flush: msync of the mapping, no descriptor needed.
+// An index with no mapping is empty; its length (a truncation to zero) is
+// made durable with an fsync through a short-lived descriptor instead.
+func (x *mmapIndex) sync() error {
+	if len(x.mm) == 0 {
+		return x.withFile(func(f *os.File) error { return f.Sync() })
+	}
+	_, _, errno := syscall.Syscall(syscall.SYS_MSYNC, uintptr(unsafe.Pointer(&x.mm[0])), uintptr(len(x.mm)), syscall.MS_SYNC)
+	if errno != 0 {
+		return fmt.Errorf("msync %s: %w", x.currentPath(), errno)
+	}
+	return nil
+}
 
 func (x *mmapIndex) close() error {
 	var err error
@@ -155,9 +224,6 @@ func (x *mmapIndex) close() error {
 		err = x.trim()
 	}
 	if e := x.unmap(); err == nil {
-		err = e
-	}
-	if e := x.file.Close(); err == nil {
 		err = e
 	}
 	return err

@@ -246,18 +246,28 @@ func (s *segment) filePaths() []string {
 }
 
 // renameDeleted renames the segment's files with the .deleted suffix
-// (changeFileSuffixes); open descriptors and mappings stay valid. A file
+// (changeFileSuffixes); open descriptors and mappings stay valid, and the
+// indexes, which reopen their files by name, learn the new one. A file
 // that cannot be renamed is later removed under its own name.
 func (s *segment) renameDeleted() error {
 	var errs []error
 	s.deletePaths = nil
-	for _, p := range s.filePaths() {
-		to := p + deletedSuffix
-		if err := os.Rename(p, to); err != nil {
+	logName := s.log.Name()
+	files := []struct {
+		path   string
+		rename func(to string) error
+	}{
+		{logName, func(to string) error { return os.Rename(logName, to) }},
+		{s.index.path, s.index.rename},
+		{s.timeIndex.path, s.timeIndex.rename},
+	}
+	for _, f := range files {
+		to := f.path + deletedSuffix
+		if err := f.rename(to); err != nil {
 			if !errors.Is(err, os.ErrNotExist) {
 				errs = append(errs, err)
 			}
-			to = p
+			to = f.path
 		}
 		s.deletePaths = append(s.deletePaths, to)
 	}
