@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -56,7 +57,17 @@ func (s *Server) handleLeaderAndIsr(ctx context.Context, nreq *network.Request, 
 		s.logger.Warnf("Ignoring LeaderAndIsr from controller %d with epoch %d: %s", req.ControllerID, req.ControllerEpoch, kerr.ErrorForCode(code))
 		resp.ErrorCode = code
 	} else {
+		start := time.Now()
 		codes = s.replicas.becomeLeaderOrFollower(states)
+		applied := 0
+		for _, c := range codes {
+			if c == 0 {
+				applied++
+			}
+		}
+		// One line per request: the per-partition transitions are logged at debug.
+		s.logger.Infof("Handled LeaderAndIsr from controller %d with epoch %d: %d partitions, %d applied, in %d ms",
+			req.ControllerID, req.ControllerEpoch, len(states), applied, time.Since(start).Milliseconds())
 	}
 	if resp.ErrorCode != 0 {
 		respond(resp)

@@ -80,6 +80,19 @@ type leaderAndIsrState struct {
 func (rm *ReplicaManager) becomeLeaderOrFollower(states []leaderAndIsrState) map[topicPartition]int16 {
 	result := make(map[topicPartition]int16, len(states))
 	var touched []topicPartition
+	// A failover's LeaderAndIsr carries thousands of partitions of a few topics: read each topic's config from
+	// ZooKeeper once per request, not once per partition (a round trip each was most of the broker's time).
+	cfgs := map[string]map[string]string{}
+	topicCfgs := func(topic string) (map[string]string, error) {
+		if c, ok := cfgs[topic]; ok {
+			return c, nil
+		}
+		c, err := rm.topicCfgs(topic)
+		if err == nil {
+			cfgs[topic] = c
+		}
+		return c, err
+	}
 	for _, st := range states {
 		if !slices.Contains(st.replicas, rm.brokerID) {
 			result[st.tp] = kerr.UnknownTopicOrPartition.Code
@@ -93,7 +106,7 @@ func (rm *ReplicaManager) becomeLeaderOrFollower(states []leaderAndIsrState) map
 		}
 		rm.mu.Unlock()
 
-		code := rm.applyState(p, st)
+		code := rm.applyState(p, st, topicCfgs)
 		result[st.tp] = code
 		if code == 0 {
 			touched = append(touched, st.tp)
@@ -107,18 +120,20 @@ func (rm *ReplicaManager) becomeLeaderOrFollower(states []leaderAndIsrState) map
 	return result
 }
 
-func (rm *ReplicaManager) applyState(p *Partition, st leaderAndIsrState) int16 {
+func (rm *ReplicaManager) applyState(p *Partition, st leaderAndIsrState, topicCfgs func(string) (map[string]string, error)) int16 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if st.leaderEpoch <= p.leaderEpoch {
 		if st.leaderEpoch == p.leaderEpoch && p.topicID == ([16]byte{}) {
 			p.topicID = st.topicID
 		}
-		rm.logger.Warnf("[ReplicaManager broker=%d] Ignoring LeaderAndIsr for %s-%d: leader epoch %d is not newer than %d",
+		// Per-partition lines are Kafka's state-change log, not server.log: debug, so a failover's thousands of
+		// partitions do not queue behind the log writer.
+		rm.logger.Debugf("[ReplicaManager broker=%d] Ignoring LeaderAndIsr for %s-%d: leader epoch %d is not newer than %d",
 			rm.brokerID, st.tp.Topic, st.tp.Partition, st.leaderEpoch, p.leaderEpoch)
 		return kerr.StaleControllerEpoch.Code
 	}
-	overrides, err := rm.topicCfgs(st.tp.Topic)
+	overrides, err := topicCfgs(st.tp.Topic)
 	if err != nil {
 		rm.logger.Errorf("[ReplicaManager broker=%d] Cannot read config of topic %s: %v", rm.brokerID, st.tp.Topic, err)
 		return kerr.UnknownServerError.Code
@@ -144,14 +159,14 @@ func (rm *ReplicaManager) applyState(p *Partition, st leaderAndIsrState) int16 {
 	p.minISR = rm.cfg.minInsyncReplicas(overrides)
 	if p.isLeaderLocked() {
 		if !wasLeader {
-			rm.logger.Infof("[Partition %s-%d broker=%d] Leader with leader epoch %d, ISR %v, start offset %d, end offset %d",
+			rm.logger.Debugf("[Partition %s-%d broker=%d] Leader with leader epoch %d, ISR %v, start offset %d, end offset %d",
 				st.tp.Topic, st.tp.Partition, rm.brokerID, st.leaderEpoch, st.isr, p.log.LogStartOffset(), p.log.LogEndOffset())
 		}
 		if len(p.isr) == 1 && p.isr[0] == rm.brokerID {
 			p.log.SetHighWatermark(p.log.LogEndOffset())
 		}
 	} else {
-		rm.logger.Infof("[Partition %s-%d broker=%d] Follower of leader %d with leader epoch %d",
+		rm.logger.Debugf("[Partition %s-%d broker=%d] Follower of leader %d with leader epoch %d",
 			st.tp.Topic, st.tp.Partition, rm.brokerID, st.leader, st.leaderEpoch)
 	}
 	return 0

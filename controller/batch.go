@@ -2,6 +2,7 @@ package controller
 
 import (
 	"sort"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/zkafka/zkafka/zkutils"
@@ -119,6 +120,8 @@ type outgoing struct {
 	req    kmsg.Request
 	// deletion is set for StopReplica requests carrying deletePartition=true: their responses drive deletion.
 	deletion bool
+	// queuedAt is set by the sender's queue, for the round-trip log.
+	queuedAt time.Time
 }
 
 // requestEnv is what building requests needs to know beyond the batch.

@@ -90,6 +90,7 @@ type sender struct {
 }
 
 func (s *sender) enqueue(o outgoing) {
+	o.queuedAt = time.Now()
 	s.mu.Lock()
 	s.queue = append(s.queue, o)
 	s.mu.Unlock()
@@ -132,6 +133,7 @@ func (s *sender) run() {
 		if s.addr == "" {
 			continue
 		}
+		queued := time.Since(o.queuedAt)
 		// Retry until it goes through or the broker leaves the live set (which cancels ctx).
 		for {
 			if s.ctx.Err() != nil {
@@ -149,8 +151,10 @@ func (s *sender) run() {
 				conn = c
 			}
 			ctx, cancel := context.WithTimeout(s.ctx, s.m.timeout)
+			sent := time.Now()
 			resp, err := conn.Request(ctx, o.req)
 			cancel()
+			s.logRoundTrip(o, time.Since(sent), queued)
 			if err != nil {
 				if s.ctx.Err() != nil {
 					return
@@ -170,6 +174,19 @@ func (s *sender) run() {
 			break
 		}
 	}
+}
+
+// slowRoundTrip is the round trip above which a request is logged at info: a broker that takes this long over
+// a LeaderAndIsr or UpdateMetadata delays every failover and election behind it.
+const slowRoundTrip = time.Second
+
+func (s *sender) logRoundTrip(o outgoing, took, queued time.Duration) {
+	log := s.m.log.Debugf
+	if took >= slowRoundTrip {
+		log = s.m.log.Infof
+	}
+	log("controller's %s to broker %d took %d ms (after %d ms in the queue)",
+		requestName(o), s.id, took.Milliseconds(), queued.Milliseconds())
 }
 
 func (s *sender) dial() (BrokerConn, error) {

@@ -153,6 +153,8 @@ func (c *Controller) maybeResignAfterFenceLoss() {
 
 // onControllerFailover is Kafka's failover sequence (reference "Failover sequence").
 func (c *Controller) onControllerFailover() error {
+	st := newStepTimer("Controller failover", c.cfg.Now, c.debugf)
+	defer func() { c.infof("%s", st.summary()) }()
 	c.infof("Registering handlers")
 	if err := c.zk.EnsureFeatureZNode(c.cc.epochZkVersion); err != nil {
 		return fmt.Errorf("feature znode: %w", err)
@@ -169,6 +171,7 @@ func (c *Controller) onControllerFailover() error {
 	}
 	c.term = t
 	c.active.Store(true)
+	st.step("feature-znode")
 
 	// Child watches first, so nothing that happens while loading is missed (the handlers re-read).
 	_, bw, err := c.zk.WatchBrokerIDs()
@@ -197,33 +200,40 @@ func (c *Controller) onControllerFailover() error {
 			return err
 		}
 	}
+	st.step("child-watches")
 
 	c.infof("Initializing controller context")
-	if err := c.initializeControllerContext(topics); err != nil {
+	if err := c.initializeControllerContext(topics, st); err != nil {
 		return err
 	}
 	if err := c.initTopicDeletion(deletions); err != nil {
 		return err
 	}
+	st.step("init-deletion")
 
 	c.infof("Sending update metadata request")
 	b := newRequestBatch()
 	b.addUpdateMetadata(c.cc, c.cc.liveOrShuttingDownIDs(), nil)
 	c.sendBatch(b)
+	st.step("update-metadata")
 
 	if err := c.startupReplicaStateMachine(); err != nil {
 		return err
 	}
+	st.step("replica-state-machine")
 	if err := c.startupPartitionStateMachine(); err != nil {
 		return err
 	}
+	st.step("partition-state-machine")
 	c.infof("Ready to serve as the new controller with epoch %d", c.cc.epoch)
 	if err := c.initializePartitionReassignments(); err != nil {
 		return err
 	}
+	st.step("reassignments")
 	if err := c.resumeDeletions(); err != nil {
 		return err
 	}
+	st.step("deletions")
 	preferredExists, preferredNode, err := c.armPreferredReplicaElectionWatch()
 	if err != nil {
 		return err
@@ -238,16 +248,18 @@ func (c *Controller) onControllerFailover() error {
 			return err
 		}
 	}
+	st.step("preferred-elections")
 	c.scheduleAutoRebalance(t)
 	return nil
 }
 
 // initializeControllerContext loads brokers, topics, assignments and partition states, batched.
-func (c *Controller) initializeControllerContext(topics []string) error {
+func (c *Controller) initializeControllerContext(topics []string, st *stepTimer) error {
 	brokers, err := c.zk.GetAllBrokers()
 	if err != nil {
 		return err
 	}
+	st.step("read-brokers")
 	for _, b := range brokers {
 		c.cc.liveBrokers[b.ID] = b
 	}
@@ -258,18 +270,22 @@ func (c *Controller) initializeControllerContext(topics []string) error {
 	if err != nil {
 		return err
 	}
+	st.step("read-topics+watches")
 	if err := c.loadAssignments(assignments); err != nil {
 		return err
 	}
+	st.step("load-assignments")
 	if err := c.loadPartitionStates(c.cc.allPartitions()); err != nil {
 		return err
 	}
+	st.step("read-partition-states")
 	for _, id := range sortedKeys(c.cc.liveBrokers) {
 		c.term.channel.addBroker(c.cc.liveBrokers[id])
 	}
 	if err := c.watchBrokers(sortedKeys(c.cc.liveBrokers)); err != nil {
 		return err
 	}
+	st.step("broker-watches")
 	c.infof("Initialized broker epochs cache: %v", brokerEpochs(c.cc.liveBrokers))
 	c.infof("Currently active brokers in the cluster: %v", sortedKeys(c.cc.liveBrokers))
 	c.infof("Current list of topics in the cluster: %v", sortedTopics(c.cc.allTopics))

@@ -118,7 +118,7 @@ func (c *Controller) removeReplicaFromIsr(replica int32, ps []tp) (map[tp]zkutil
 	out := map[tp]zkutils.LeaderIsr{}
 	remaining := ps
 	for attempt := 0; len(remaining) > 0 && attempt < maxElectionAttempts; attempt++ {
-		current, err := c.zk.GetPartitionStates(remaining)
+		current, err := c.partitionStatesForWrite(remaining, replica, attempt == 0)
 		if err != nil {
 			return out, err
 		}
@@ -150,6 +150,37 @@ func (c *Controller) removeReplicaFromIsr(replica int32, ps []tp) (map[tp]zkutil
 		}
 		remaining = conflicts
 		for p, li := range written {
+			out[p] = li
+		}
+	}
+	return out, nil
+}
+
+// partitionStatesForWrite gives the states a conditional write decides from. On the first attempt the cached
+// ones serve: the write carries their znode version, so a state changed since (a leader's ISR update) fails
+// with BADVERSION and the retry reads ZooKeeper. That saves a read of every partition, which at failover (just
+// after the full load) is thousands of round trips. A cached state is trusted only when it leads to a write
+// (the ISR holds replica): the cache may lag an ISR expansion, and a skipped write would never be checked, so
+// those partitions, and ones missing from the cache, are read.
+func (c *Controller) partitionStatesForWrite(ps []tp, replica int32, cacheFirst bool) (map[tp]zkutils.LeaderIsr, error) {
+	if !cacheFirst {
+		return c.zk.GetPartitionStates(ps)
+	}
+	out := make(map[tp]zkutils.LeaderIsr, len(ps))
+	var missing []tp
+	for _, p := range ps {
+		if li, ok := c.cc.leadership[p]; ok && contains(li.ISR, replica) {
+			out[p] = li
+		} else {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) > 0 {
+		read, err := c.zk.GetPartitionStates(missing)
+		if err != nil {
+			return nil, err
+		}
+		for p, li := range read {
 			out[p] = li
 		}
 	}

@@ -137,6 +137,7 @@ func TestScaleControllerOperations(t *testing.T) {
 	r.checkZK(ctrl)
 	t.Logf("RESULT kill -9 of controller %d leading %d partitions: broker %d elected %v after the kill, all partitions led (ZK + all metadata) %v after election (%v after the kill)",
 		ctrl, led, newCtrl, elected.Round(time.Millisecond), (done - elected).Round(time.Millisecond), done.Round(time.Millisecond))
+	r.logFailoverSteps(newCtrl, time.Now().Add(-done))
 }
 
 func brokerSet(ids ...int32) map[int32]bool {
@@ -434,6 +435,39 @@ func (r *scaleRun) restoreBroker(id int32, killed bool) {
 	})
 	r.t.Logf("RESULT preferred election back to broker %d: %v", id, time.Since(start).Round(time.Millisecond))
 }
+
+var failoverLines = regexp.MustCompile(`(?m)^.*(Controller failover took|controller's \S+ to broker \d+ took).*$`)
+
+// logFailoverSteps copies the new controller's failover breakdown and slow request round trips into the test
+// log (the cluster's directory is gone after the test).
+// It also gives every running broker's LeaderAndIsr handling times since the kill.
+func (r *scaleRun) logFailoverSteps(id int32, since time.Time) {
+	out, err := os.ReadFile(filepath.Join(r.c.Broker(id).Dir, "server.log"))
+	if err != nil {
+		r.t.Logf("no log of broker %d: %v", id, err)
+		return
+	}
+	for _, l := range failoverLines.FindAllString(string(out), -1) {
+		r.t.Logf("broker %d: %s", id, l)
+	}
+	for _, b := range r.c.Brokers {
+		if !b.Running() {
+			continue
+		}
+		out, err := os.ReadFile(filepath.Join(b.Dir, "server.log"))
+		if err != nil {
+			continue
+		}
+		for _, m := range handledLine.FindAllStringSubmatch(string(out), -1) {
+			ts, err := time.ParseInLocation("2006-01-02 15:04:05,000", m[1], time.Local)
+			if err == nil && !ts.Before(since.Truncate(time.Millisecond)) {
+				r.t.Logf("broker %d: %s", b.ID, m[0])
+			}
+		}
+	}
+}
+
+var handledLine = regexp.MustCompile(`(?m)^\[([0-9-]+ [0-9:]+,[0-9]{3})\] \S+ Handled LeaderAndIsr .*$`)
 
 var pprofAddr = regexp.MustCompile(`pprof listening on (http://\S+)`)
 
