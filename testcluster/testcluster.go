@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,8 +21,10 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/zkafka/zkafka/internal/zktest"
+	"github.com/zkafka/zkafka/network"
 	"github.com/zkafka/zkafka/zkutils"
 )
 
@@ -122,7 +125,7 @@ func New(t testing.TB, opts Options) *Cluster {
 		if t.Failed() {
 			for _, b := range c.Brokers {
 				out, _ := os.ReadFile(filepath.Join(b.Dir, "server.log"))
-				t.Logf("---- broker %d log (tail) ----\n%s", b.ID, zktest.Tail(string(out), 6000))
+				t.Logf("---- broker %d log (tail) ----\n%s", b.ID, zktest.Tail(string(out), tailBytes()))
 			}
 		}
 	})
@@ -343,16 +346,55 @@ func WaitFor(t testing.TB, timeout time.Duration, msg string, cond func() bool) 
 	}
 }
 
-// WaitForBrokers waits until metadata lists n brokers and a controller.
+// WaitForBrokers waits until every running broker's own metadata lists n brokers and a controller. Each broker is
+// asked directly (not through a client that routes to "any broker"), so a broker that missed an UpdateMetadata
+// cannot hide behind the others, and a timeout reports what each one saw.
 func (c *Cluster) WaitForBrokers(t testing.TB, n int) {
 	t.Helper()
-	adm := c.Admin(t)
-	WaitFor(t, 60*time.Second, fmt.Sprintf("%d brokers and a controller in metadata", n), func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		m, err := adm.BrokerMetadata(ctx)
-		return err == nil && len(m.Brokers) == n && m.Controller >= 0
-	})
+	views := map[int32]string{}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ok := true
+		for _, b := range c.Brokers {
+			if !b.Running() {
+				continue
+			}
+			brokers, controller, err := b.ownMetadata()
+			views[b.ID] = fmt.Sprintf("brokers %v, controller %d, error %v", brokers, controller, err)
+			if err != nil || len(brokers) != n || controller < 0 {
+				ok = false
+			}
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after 60s waiting for %d brokers and a controller in every broker's metadata: %v", n, views)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// ownMetadata asks this broker, over a connection of its own, which brokers and controller its metadata cache holds.
+func (b *Broker) ownMetadata() (brokers []int32, controller int32, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := network.Dial(ctx, b.Addr(), "testcluster")
+	if err != nil {
+		return nil, -1, err
+	}
+	defer conn.Close()
+	req := kmsg.NewPtrMetadataRequest()
+	req.SetVersion(12)
+	resp, err := conn.Request(ctx, req)
+	if err != nil {
+		return nil, -1, err
+	}
+	m := resp.(*kmsg.MetadataResponse)
+	for _, br := range m.Brokers {
+		brokers = append(brokers, br.NodeID)
+	}
+	return brokers, m.ControllerID, nil
 }
 
 // WaitForLeaders waits until every partition of the topic has a leader in metadata.
@@ -384,4 +426,12 @@ func envOr(k, def string) string {
 		return v
 	}
 	return def
+}
+
+// tailBytes is how much of each broker's server.log a failed test prints: ZKAFKA_TEST_LOG_TAIL bytes, or 6000.
+func tailBytes() int {
+	if n, err := strconv.Atoi(os.Getenv("ZKAFKA_TEST_LOG_TAIL")); err == nil && n > 0 {
+		return n
+	}
+	return 6000
 }

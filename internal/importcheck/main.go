@@ -27,7 +27,7 @@ var allowed = map[string][]string{
 	"controller":           {"zkutils", "network"},
 	"broker":               {"network", "log", "zkutils", "controller", "coordinator"},
 	"cmd/zkafka":           {"broker", "admin"},
-	"testcluster":          {"broker", "zkutils", "internal/zktest"},
+	"testcluster":          {"broker", "network", "zkutils", "internal/zktest"},
 }
 
 // confined lists third-party import prefixes and the only packages allowed to use them (tests included).
