@@ -223,15 +223,11 @@ func buildLeaderAndIsr(env requestEnv, recipient zkutils.BrokerInfo, parts map[t
 		ps.RemovingReplicas = nonNil(e.removing)
 		ps.IsNew = e.isNew
 		ps.LeaderRecoveryState = e.state.LeaderRecoveryState
-		i, ok := byTopic[p.Topic]
-		if !ok {
+		i := topicSlot(byTopic, &req.TopicStates, p.Topic, func() kmsg.LeaderAndISRRequestTopicState {
 			ts := kmsg.NewLeaderAndISRRequestTopicState()
-			ts.Topic = p.Topic
-			ts.TopicID = env.topicIDs[p.Topic]
-			req.TopicStates = append(req.TopicStates, ts)
-			i = len(req.TopicStates) - 1
-			byTopic[p.Topic] = i
-		}
+			ts.Topic, ts.TopicID = p.Topic, env.topicIDs[p.Topic]
+			return ts
+		})
 		req.TopicStates[i].PartitionStates = append(req.TopicStates[i].PartitionStates, ps)
 		leaders[e.state.Leader] = true
 	}
@@ -275,15 +271,11 @@ func buildUpdateMetadata(env requestEnv, recipient zkutils.BrokerInfo, parts map
 		ps.ZKVersion = e.state.ZkVersion
 		ps.Replicas = nonNil(e.replicas)
 		ps.OfflineReplicas = filter(e.replicas, func(r int32) bool { _, ok := env.brokers[r]; return !ok })
-		i, ok := byTopic[p.Topic]
-		if !ok {
+		i := topicSlot(byTopic, &req.TopicStates, p.Topic, func() kmsg.UpdateMetadataRequestTopicState {
 			ts := kmsg.NewUpdateMetadataRequestTopicState()
-			ts.Topic = p.Topic
-			ts.TopicID = env.topicIDs[p.Topic]
-			req.TopicStates = append(req.TopicStates, ts)
-			i = len(req.TopicStates) - 1
-			byTopic[p.Topic] = i
-		}
+			ts.Topic, ts.TopicID = p.Topic, env.topicIDs[p.Topic]
+			return ts
+		})
 		req.TopicStates[i].PartitionStates = append(req.TopicStates[i].PartitionStates, ps)
 	}
 	for _, id := range sortedKeys(env.brokers) {
@@ -319,17 +311,25 @@ func buildStopReplica(env requestEnv, recipient zkutils.BrokerInfo, parts map[tp
 		ps.LeaderEpoch = e.leaderEpoch
 		ps.Delete = e.delete
 		deletion = deletion || e.delete
-		i, ok := byTopic[p.Topic]
-		if !ok {
+		i := topicSlot(byTopic, &req.Topics, p.Topic, func() kmsg.StopReplicaRequestTopic {
 			t := kmsg.NewStopReplicaRequestTopic()
 			t.Topic = p.Topic
-			req.Topics = append(req.Topics, t)
-			i = len(req.Topics) - 1
-			byTopic[p.Topic] = i
-		}
+			return t
+		})
 		req.Topics[i].PartitionStates = append(req.Topics[i].PartitionStates, ps)
 	}
 	return req, deletion
+}
+
+// topicSlot returns the index of topic's entry in *list (requests group partitions by topic), appending
+// newEntry() the first time the topic is seen.
+func topicSlot[T any](byTopic map[string]int, list *[]T, topic string, newEntry func() T) int {
+	if i, ok := byTopic[topic]; ok {
+		return i
+	}
+	*list = append(*list, newEntry())
+	byTopic[topic] = len(*list) - 1
+	return len(*list) - 1
 }
 
 func endpointFor(b zkutils.BrokerInfo, listener string) (zkutils.Endpoint, bool) {

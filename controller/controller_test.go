@@ -140,6 +140,19 @@ func (n *node) kill() {
 	n.zk.Close()
 }
 
+// singleController starts broker 1 as the active controller on a fresh chroot and returns a second ZooKeeper
+// client for the test to act as an admin with.
+func singleController(t *testing.T, deleteEnable bool) (connect string, f *fakeBrokers, n *node, admin *zkutils.Client) {
+	t.Helper()
+	connect = zktest.Connect(t)
+	f = &fakeBrokers{}
+	n = startNode(t, connect, 1, f, deleteEnable)
+	waitActive(t, []*node{n})
+	admin = connectZK(t, connect)
+	t.Cleanup(func() { admin.Close() })
+	return connect, f, n, admin
+}
+
 func startNode(t *testing.T, connect string, id int32, f *fakeBrokers, deleteEnable bool) *node {
 	t.Helper()
 	return startNodeWith(t, connectZK(t, connect), id, f, func(c *Config) { c.DeleteTopicEnable = deleteEnable })
@@ -352,12 +365,7 @@ func TestBrokerFailureMovesLeadership(t *testing.T) {
 }
 
 func TestTopicDeletion(t *testing.T) {
-	connect := zktest.Connect(t)
-	f := &fakeBrokers{}
-	n := startNode(t, connect, 1, f, true)
-	waitActive(t, []*node{n})
-	admin := connectZK(t, connect)
-	defer admin.Close()
+	_, f, _, admin := singleController(t, true)
 	if err := admin.CreateTopic("gone", map[int32][]int32{0: {1}, 1: {1}}, [16]byte{1}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -401,12 +409,7 @@ func TestTopicDeletion(t *testing.T) {
 }
 
 func TestTopicDeletionDisabledRemovesMarker(t *testing.T) {
-	connect := zktest.Connect(t)
-	f := &fakeBrokers{}
-	n := startNode(t, connect, 1, f, false)
-	waitActive(t, []*node{n})
-	admin := connectZK(t, connect)
-	defer admin.Close()
+	_, _, _, admin := singleController(t, false)
 	if err := admin.CreateTopic("kept", map[int32][]int32{0: {1}}, [16]byte{1}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -424,12 +427,7 @@ func TestTopicDeletionDisabledRemovesMarker(t *testing.T) {
 }
 
 func TestSingleBrokerRestart(t *testing.T) {
-	connect := zktest.Connect(t)
-	f := &fakeBrokers{}
-	n := startNode(t, connect, 1, f, true)
-	waitActive(t, []*node{n})
-	admin := connectZK(t, connect)
-	defer admin.Close()
+	connect, _, n, admin := singleController(t, true)
 	if err := admin.CreateTopic("r", map[int32][]int32{0: {1}}, [16]byte{5}, nil); err != nil {
 		t.Fatal(err)
 	}

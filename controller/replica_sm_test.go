@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/zkafka/zkafka/internal/zktest"
 	"github.com/zkafka/zkafka/zkutils"
 )
 
@@ -12,12 +11,7 @@ import (
 // answer: a changed znode fails the conditional write and is re-read, and a cached ISR without the replica is
 // checked against ZooKeeper rather than trusted.
 func TestRemoveReplicaFromIsrWithStaleCache(t *testing.T) {
-	connect := zktest.Connect(t)
-	f := &fakeBrokers{}
-	n := startNode(t, connect, 1, f, true)
-	waitActive(t, []*node{n})
-	admin := connectZK(t, connect)
-	defer admin.Close()
+	_, _, n, admin := singleController(t, true)
 	// Brokers 2 and 3 are not registered: the controller only bookkeeps their replicas.
 	if err := admin.CreateTopic("s", map[int32][]int32{0: {1, 2, 3}, 1: {1, 2, 3}, 2: {1, 2, 3}}, [16]byte{}, nil); err != nil {
 		t.Fatal(err)

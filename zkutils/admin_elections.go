@@ -24,33 +24,16 @@ func sortedTPs(tps []TopicPartition) {
 	})
 }
 
-// encodePreferredReplicaElection writes {"version":1,"partitions":[{"topic":..,"partition":..}]} (Kafka builds
-// Map2s: insertion order).
-func encodePreferredReplicaElection(tps []TopicPartition) []byte {
-	parts := make([]json.RawMessage, 0, len(tps))
-	for _, tp := range tps {
-		parts = append(parts, marshalOrdered(object{"topic": tp.Topic, "partition": tp.Partition},
-			[]string{"topic", "partition"}))
-	}
-	return marshalOrdered(object{"version": 1, "partitions": parts}, []string{"version", "partitions"})
-}
-
 // decodePreferredReplicaElection reads the partitions, without duplicates, sorted. Kafka treats unparsable JSON as
 // an empty set.
 func decodePreferredReplicaElection(data []byte) ([]TopicPartition, error) {
-	var v struct {
-		Partitions []struct {
-			Topic     string `json:"topic"`
-			Partition int32  `json:"partition"`
-		} `json:"partitions"`
-	}
-	if err := json.Unmarshal(data, &v); err != nil {
-		return nil, fmt.Errorf("zkutils: bad preferred replica election JSON %q: %w", data, err)
+	tps, err := decodeTopicPartitions(data, "preferred replica election JSON")
+	if err != nil {
+		return nil, err
 	}
 	seen := map[TopicPartition]bool{}
-	out := make([]TopicPartition, 0, len(v.Partitions))
-	for _, p := range v.Partitions {
-		tp := TopicPartition{p.Topic, p.Partition}
+	out := make([]TopicPartition, 0, len(tps))
+	for _, tp := range tps {
 		if !seen[tp] {
 			seen[tp] = true
 			out = append(out, tp)
@@ -93,7 +76,7 @@ func (c *Client) PreferredReplicaElectionExists() (bool, error) {
 
 // CreatePreferredReplicaElection is what the legacy tool writes; ErrNodeExists while one is pending.
 func (c *Client) CreatePreferredReplicaElection(tps []TopicPartition) error {
-	return c.impl.createRecursive(preferredReplicaElectionPath, encodePreferredReplicaElection(tps), 0)
+	return c.impl.createRecursive(preferredReplicaElectionPath, encodeTopicPartitions(tps), 0)
 }
 
 // DeletePreferredReplicaElection removes the request, fenced; a missing node is fine.

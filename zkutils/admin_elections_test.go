@@ -8,7 +8,7 @@ import (
 
 func TestPreferredReplicaElectionJSON(t *testing.T) {
 	tps := []TopicPartition{{"foo", 0}, {"bar", 2}}
-	got := string(encodePreferredReplicaElection(tps))
+	got := string(encodeTopicPartitions(tps))
 	want := `{"version":1,"partitions":[{"topic":"foo","partition":0},{"topic":"bar","partition":2}]}`
 	if got != want {
 		t.Fatalf("encode:\n got %s\nwant %s", got, want)

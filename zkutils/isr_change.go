@@ -14,8 +14,9 @@ const (
 	isrChangePrefix = "isr_change_"
 )
 
-// encodeIsrChange writes {"version":1,"partitions":[{"topic":"t","partition":0},...]} (Map2s: insertion order).
-func encodeIsrChange(tps []TopicPartition) []byte {
+// encodeTopicPartitions writes {"version":1,"partitions":[{"topic":"t","partition":0},...]} (Kafka builds Map2s:
+// insertion order), the format of ISR change notifications and of /admin/preferred_replica_election.
+func encodeTopicPartitions(tps []TopicPartition) []byte {
 	parts := make([]json.RawMessage, 0, len(tps))
 	for _, tp := range tps {
 		parts = append(parts, marshalOrdered(object{"topic": tp.Topic, "partition": tp.Partition},
@@ -24,7 +25,8 @@ func encodeIsrChange(tps []TopicPartition) []byte {
 	return marshalOrdered(object{"version": 1, "partitions": parts}, []string{"version", "partitions"})
 }
 
-func decodeIsrChange(data []byte) ([]TopicPartition, error) {
+// decodeTopicPartitions reads that format, in order; what names the node in errors.
+func decodeTopicPartitions(data []byte, what string) ([]TopicPartition, error) {
 	var v struct {
 		Partitions []struct {
 			Topic     string `json:"topic"`
@@ -32,7 +34,7 @@ func decodeIsrChange(data []byte) ([]TopicPartition, error) {
 		} `json:"partitions"`
 	}
 	if err := json.Unmarshal(data, &v); err != nil {
-		return nil, fmt.Errorf("zkutils: bad ISR change notification %q: %w", data, err)
+		return nil, fmt.Errorf("zkutils: bad %s %q: %w", what, data, err)
 	}
 	out := make([]TopicPartition, 0, len(v.Partitions))
 	for _, p := range v.Partitions {
@@ -43,9 +45,9 @@ func decodeIsrChange(data []byte) ([]TopicPartition, error) {
 
 // CreateIsrChangeNotification adds a sequential /isr_change_notification/isr_change_<seq> naming tps.
 func (c *Client) CreateIsrChangeNotification(tps []TopicPartition) error {
-	_, err := c.impl.create(isrChangePath+"/"+isrChangePrefix, encodeIsrChange(tps), zk.FlagSequence)
+	_, err := c.impl.create(isrChangePath+"/"+isrChangePrefix, encodeTopicPartitions(tps), zk.FlagSequence)
 	if errors.Is(err, ErrNoNode) {
-		err = c.impl.createRecursive(isrChangePath+"/"+isrChangePrefix, encodeIsrChange(tps), zk.FlagSequence)
+		err = c.impl.createRecursive(isrChangePath+"/"+isrChangePrefix, encodeTopicPartitions(tps), zk.FlagSequence)
 	}
 	return err
 }
@@ -80,7 +82,7 @@ func (c *Client) GetIsrChangeNotifications(names []string) ([]TopicPartition, er
 			errs[i] = err
 			return
 		}
-		lists[i], errs[i] = decodeIsrChange(data)
+		lists[i], errs[i] = decodeTopicPartitions(data, "ISR change notification")
 	})
 	seen := map[TopicPartition]bool{}
 	var out []TopicPartition

@@ -239,10 +239,10 @@ func TestFeatureJSON(t *testing.T) {
 func TestIsrChangeJSON(t *testing.T) {
 	tps := []TopicPartition{{"foo", 0}, {"bar", 2}}
 	want := `{"version":1,"partitions":[{"topic":"foo","partition":0},{"topic":"bar","partition":2}]}`
-	if got := string(encodeIsrChange(tps)); got != want {
+	if got := string(encodeTopicPartitions(tps)); got != want {
 		t.Fatalf("got %s want %s", got, want)
 	}
-	back, err := decodeIsrChange([]byte(want))
+	back, err := decodeTopicPartitions([]byte(want), "ISR change notification")
 	if err != nil || !reflect.DeepEqual(back, tps) {
 		t.Fatalf("decode: %v %v", back, err)
 	}
