@@ -60,6 +60,13 @@ func (l *Log) AppendAsLeader(records []byte, leaderEpoch int32) (AppendInfo, err
 		pos += n
 	}
 	info.LastOffset = next - 1
+	if leaderEpoch >= 0 {
+		// Before the write, as UnifiedLog.append: every batch carries
+		// leaderEpoch, so the first one is the only candidate.
+		if err := l.assignEpochLocked(leaderEpoch, info.FirstOffset); err != nil {
+			return AppendInfo{}, err
+		}
+	}
 	if err := l.appendLocked(records, info.FirstOffset, info.LastOffset, info.MaxTimestamp, now); err != nil {
 		return AppendInfo{}, err
 	}
@@ -67,10 +74,14 @@ func (l *Log) AppendAsLeader(records []byte, leaderEpoch int32) (AppendInfo, err
 	return info, nil
 }
 
-// AppendAsFollower appends batches that already carry offsets (replication,
-// later): framing, magic and CRC are checked, offsets must increase and
-// start at or after the log end. Sizes are not limited by
-// max.message.bytes, as in Kafka, since the leader accepted them.
+// AppendAsFollower appends batches that already carry offsets, as fetched
+// from the leader: framing, magic and CRC are checked, offsets must
+// increase and start at or after the log end. Sizes are not limited by
+// max.message.bytes, as in Kafka, since the leader accepted them. A torn
+// last batch (a leader's read cut at maxBytes, as FileRecords.slice does)
+// is dropped and the whole batches before it are appended; records holding
+// no whole batch append nothing and return FirstOffset = LastOffset = -1.
+// Each batch's partitionLeaderEpoch enters the leader-epoch cache.
 func (l *Log) AppendAsFollower(records []byte) (AppendInfo, error) {
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()
@@ -78,6 +89,11 @@ func (l *Log) AppendAsFollower(records []byte) (AppendInfo, error) {
 		return AppendInfo{}, ErrLogClosed
 	}
 	cfg := l.cfg
+	records = records[:wholeBatchesPrefix(records)]
+	if len(records) == 0 {
+		return AppendInfo{FirstOffset: -1, LastOffset: -1, LogAppendTime: -1, MaxTimestamp: noTimestamp,
+			LogStartOffset: l.logStart.Load()}, nil
+	}
 	sum, err := ValidateBatches(records, ValidateOptions{
 		AllowNonZeroBaseOffset:      true,
 		AllowControlBatches:         true,
@@ -92,17 +108,19 @@ func (l *Log) AppendAsFollower(records []byte) (AppendInfo, error) {
 			ErrRecordListTooLarge, len(records), l, cfg.SegmentBytes)
 	}
 	first := batchView(records).baseOffset()
-	if leo := l.leo.Load(); first < leo {
-		return AppendInfo{}, fmt.Errorf("%w: follower append to %s starts at offset %d below the log end %d",
-			ErrInvalidRecord, l, first, leo)
-	}
 	var last int64
 	for pos := 0; pos < len(records); {
 		b := batchView(records[pos:])
 		last = b.lastOffset()
 		pos += b.size()
 	}
+	if leo := l.leo.Load(); first < leo {
+		return AppendInfo{}, &UnexpectedAppendOffsetError{Partition: l.String(), FirstOffset: first, LastOffset: last, LogEndOffset: leo}
+	}
 	info := AppendInfo{FirstOffset: first, LastOffset: last, LogAppendTime: -1, NumRecords: sum.NumRecords, MaxTimestamp: sum.MaxTimestamp}
+	if err := l.assignBatchEpochsLocked(records); err != nil {
+		return AppendInfo{}, err
+	}
 	if err := l.appendLocked(records, first, last, sum.MaxTimestamp, l.now().UnixMilli()); err != nil {
 		return AppendInfo{}, err
 	}
@@ -183,4 +201,28 @@ func (l *Log) rollLocked(newBase int64) (*segment, error) {
 		}
 	}()
 	return s, nil
+}
+
+// wholeBatchesPrefix returns the length of the whole batches at the start
+// of records, stopping where Kafka's ByteBufferLogInputStream stops
+// handing out batches: fewer bytes left than the offset and length
+// prefix, or than the declared batch size. A length below the minimum is
+// corruption, not a torn tail: everything is kept for the validator to
+// reject.
+func wholeBatchesPrefix(records []byte) int {
+	pos := 0
+	for {
+		left := len(records) - pos
+		if left < logOverhead {
+			return pos
+		}
+		length := batchView(records[pos:]).length()
+		if length < legacyRecordOverheadV0 {
+			return len(records)
+		}
+		if int64(left) < int64(length)+logOverhead {
+			return pos
+		}
+		pos += int(length) + logOverhead
+	}
 }

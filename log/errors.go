@@ -1,6 +1,9 @@
 package log
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Errors returned by appends and reads. They are wrapped with context; the
 // broker maps them to Kafka error codes with errors.Is.
@@ -39,3 +42,21 @@ var (
 	// ErrLogClosed: the log was closed or deleted.
 	ErrLogClosed = errors.New("log closed")
 )
+
+// UnexpectedAppendOffsetError is Kafka's UnexpectedAppendOffsetException: a
+// follower append whose first batch starts below the log end. It matches
+// ErrInvalidRecord with errors.Is. Kafka's Partition handles one case of
+// it: a log holding nothing (log end = log start) whose start falls inside
+// the first batch (DeleteRecords on the leader cut a batch) is restarted
+// with TruncateFullyAndStartAt(FirstOffset) and the append retried.
+type UnexpectedAppendOffsetError struct {
+	Partition                             string
+	FirstOffset, LastOffset, LogEndOffset int64
+}
+
+func (e *UnexpectedAppendOffsetError) Error() string {
+	return fmt.Sprintf("%v: unexpected offset in append to %s: first offset %d is less than the next offset %d (last offset in append: %d)",
+		ErrInvalidRecord, e.Partition, e.FirstOffset, e.LogEndOffset, e.LastOffset)
+}
+
+func (e *UnexpectedAppendOffsetError) Unwrap() error { return ErrInvalidRecord }

@@ -44,6 +44,10 @@ type Log struct {
 
 	bg sync.WaitGroup // flushes of rolled segments; Close waits for them
 
+	// epochs is the leader-epoch cache (epoch.go): changed under appendMu,
+	// read by anyone.
+	epochs *epochCache
+
 	// delMu guards pendingDeletes: segments retention took out of the list
 	// whose .deleted files go after file.delete.delay.ms (retention.go).
 	delMu          sync.Mutex
@@ -72,7 +76,11 @@ func (l *Log) HighWatermark() int64 { return l.hw.Load() }
 func (l *Log) RecoveryPoint() int64 { return l.recoveryPoint.Load() }
 
 // SetHighWatermark stores hw clamped to [LogStartOffset, LogEndOffset].
+// The shared mu keeps a truncation, which lowers the log end under the
+// exclusive one, from slipping between the clamp and the store.
 func (l *Log) SetHighWatermark(hw int64) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
 	l.hw.Store(min(max(hw, l.logStart.Load()), l.leo.Load()))
 }
 
@@ -132,6 +140,7 @@ func openLog(dir, topic string, partition int32, cfg Config, opts loadOptions, l
 	l := &Log{topic: topic, partition: partition, dir: dir, cfg: cfg, now: now,
 		logger: logger.WithField("partition", fmt.Sprintf("%s-%d", topic, partition))}
 	l.lastFlushMs = now().UnixMilli()
+	l.epochs = newEpochCache(dir, l.logger)
 	bases, err := l.scanDir()
 	if err != nil {
 		return nil, err
@@ -171,8 +180,10 @@ func openLog(dir, topic string, partition int32, cfg Config, opts loadOptions, l
 		}
 	}
 	leo, err := l.loadLogEnd()
+	restarted := false
 	if err == nil && opts.logStart > leo {
 		leo, err = l.restartAt(leo, opts.logStart)
+		restarted = true
 	}
 	if err != nil {
 		l.closeSegments()
@@ -184,6 +195,10 @@ func openLog(dir, topic string, partition int32, cfg Config, opts loadOptions, l
 	// was flushed by recoverFrom. Kafka sets the point to the LEO too.
 	l.recoveryPoint.Store(leo)
 	l.hw.Store(l.logStart.Load())
+	if err := l.loadEpochCache(opts, restarted); err != nil {
+		l.closeSegments()
+		return nil, err
+	}
 	if opts.highWatermark >= 0 {
 		l.SetHighWatermark(opts.highWatermark)
 	}

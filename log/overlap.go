@@ -126,6 +126,11 @@ func (l *Log) appendOverlappedLocked(records []byte, leaderEpoch int32, opts Val
 	case werr != nil:
 		return info, true, seg.unwrite(pos, fmt.Errorf("log: write %s: %w", seg.log.Name(), werr))
 	}
+	if leaderEpoch >= 0 {
+		if err := l.assignEpochLocked(leaderEpoch, first); err != nil {
+			return info, true, seg.unwrite(pos, err)
+		}
+	}
 	info = AppendInfo{FirstOffset: first, LastOffset: last, LogAppendTime: -1, NumRecords: sum.NumRecords, MaxTimestamp: sum.MaxTimestamp}
 	if err := seg.publish(pos, len(records), last, sum.MaxTimestamp, cfg.IndexIntervalBytes); err != nil {
 		return AppendInfo{}, true, err

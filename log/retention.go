@@ -55,6 +55,11 @@ func (l *Log) maybeIncrementLogStartOffsetLocked(offset int64, reason string) (b
 	}
 	l.flushMu.Unlock()
 	l.logger.Infof("Incremented log start offset to %d due to %s", offset, reason)
+	if l.epochs.truncateFromStart(offset) {
+		if err := l.epochs.write(); err != nil {
+			return true, err
+		}
+	}
 	return true, nil
 }
 

@@ -161,9 +161,14 @@ func (s *segment) close() error {
 }
 
 // remove closes the segment and deletes its files (under their .deleted
-// names once retention renamed them).
+// names once retention or truncation renamed them). Nothing is trimmed or
+// finished first: the files are going, and a .deleted name may by now
+// belong to a later segment with the same base (truncated, rewritten and
+// truncated again within file.delete.delay.ms), whose files must not be
+// touched through it; unlinking them is harmless, as both are doomed and
+// open descriptors and mappings outlive the names.
 func (s *segment) remove() error {
-	err := s.close()
+	err := errors.Join(s.index.unmap(), s.timeIndex.unmap(), s.log.Close())
 	paths := s.deletePaths
 	if paths == nil {
 		paths = s.filePaths()

@@ -30,31 +30,34 @@ type TimestampOffset struct {
 // FetchOffsetByTimestamp is UnifiedLog.fetchOffsetByTimestamp; ok is false
 // when no record has a timestamp at or after ts.
 //
-//   - EarliestTimestamp (and EarliestLocalTimestamp): {-1, log start, epoch of
-//     the batch holding the log start}.
-//   - LatestTimestamp: {-1, log end, epoch of the last batch}.
+//   - EarliestTimestamp (and EarliestLocalTimestamp): {-1, log start, the
+//     first cached leader epoch if it starts at or below the log start}.
+//   - LatestTimestamp: {-1, log end, the latest cached leader epoch}.
 //   - MaxTimestamp: the largest timestamp of the log with the offset Kafka
 //     3.7.0 records beside it (the last offset of the append that brought
-//     it, not necessarily the record carrying it), and the last batch's
-//     epoch, as 3.7 answers with the latest epoch. An empty log answers
-//     {-1, base offset of the first segment}.
+//     it, not necessarily the record carrying it), and the latest cached
+//     epoch, as 3.7 answers. An empty log answers {-1, base offset of the
+//     first segment}.
 //   - ts >= 0: in the first segment whose largest timestamp is >= ts, the
 //     first record at or after the log start whose timestamp is >= ts.
 //
-// Epochs are -1 where the batch has none. Like Kafka's log, this does not
+// Epochs are -1 where the cache (or, for ts >= 0, the batch) has none. Like Kafka's log, this does not
 // bound the answer by the high watermark: the broker drops answers whose
 // offset is not below the last fetchable offset (Partition.
 // fetchOffsetForTimestamp), except for the earliest.
 func (l *Log) FetchOffsetByTimestamp(ts int64) (TimestampOffset, bool, error) {
 	switch ts {
 	case EarliestTimestamp, EarliestLocalTimestamp:
+		// The first cached epoch, if it covers the log start (Kafka checks,
+		// as data written before epochs existed has none).
 		start := l.logStart.Load()
-		epoch, err := l.epochAt(start)
-		return TimestampOffset{Timestamp: noTimestamp, Offset: start, LeaderEpoch: epoch}, err == nil, err
+		epoch := int32(noLeaderEpoch)
+		if es := l.epochs.snapshot(); len(es) > 0 && es[0].StartOffset <= start {
+			epoch = es[0].Epoch
+		}
+		return TimestampOffset{Timestamp: noTimestamp, Offset: start, LeaderEpoch: epoch}, true, nil
 	case LatestTimestamp:
-		leo := l.leo.Load()
-		epoch, err := l.epochAt(leo - 1)
-		return TimestampOffset{Timestamp: noTimestamp, Offset: leo, LeaderEpoch: epoch}, err == nil, err
+		return TimestampOffset{Timestamp: noTimestamp, Offset: l.leo.Load(), LeaderEpoch: l.latestEpochOrNone()}, true, nil
 	case MaxTimestamp:
 		return l.maxTimestampOffset()
 	}
@@ -76,11 +79,18 @@ func (l *Log) maxTimestampOffset() (TimestampOffset, bool, error) {
 		}
 	}
 	res := TimestampOffset{Timestamp: best.maxTimestamp, Offset: best.offsetOfMaxTimestamp}
-	leo := l.leo.Load()
 	l.appendMu.Unlock()
-	epoch, err := l.epochAt(leo - 1)
-	res.LeaderEpoch = epoch
-	return res, err == nil, err
+	res.LeaderEpoch = l.latestEpochOrNone()
+	return res, true, nil
+}
+
+// latestEpochOrNone is the latest cached epoch, or -1: what ListOffsets
+// answers beside the latest offset and the max timestamp.
+func (l *Log) latestEpochOrNone() int32 {
+	if e, ok := l.epochs.latest(); ok {
+		return e.Epoch
+	}
+	return noLeaderEpoch
 }
 
 // searchTimestamp is searchOffsetInLocalLog and LogSegment.
@@ -223,51 +233,4 @@ func leaderEpochOf(b batchView) int32 {
 		return noLeaderEpoch
 	}
 	return e
-}
-
-// epochAt returns the partitionLeaderEpoch of the first batch whose last
-// offset is >= offset, or -1 if there is none. It stands in for the
-// leader-epoch cache, which comes later.
-func (l *Log) epochAt(offset int64) (int32, error) {
-	l.mu.RLock()
-	if l.closed {
-		l.mu.RUnlock()
-		return noLeaderEpoch, ErrLogClosed
-	}
-	if offset < 0 || offset >= l.leo.Load() {
-		l.mu.RUnlock()
-		return noLeaderEpoch, nil
-	}
-	i := max(l.segmentFor(offset), 0)
-	pos := l.segments[i].index.lookup(offset)
-	snaps := make([]segmentSnapshot, 0, len(l.segments)-i)
-	for _, s := range l.segments[i:] {
-		snaps = append(snaps, segmentSnapshot{s, s.size.Load()})
-	}
-	l.mu.RUnlock()
-
-	// baseOffset through lastOffsetDelta: enough for the epoch and range.
-	var hdr [offBaseTimestamp]byte
-	for k, sn := range snaps {
-		if k > 0 {
-			pos = 0
-		}
-		for pos+batchHeaderSize <= sn.size {
-			if _, err := sn.seg.log.ReadAt(hdr[:], pos); err != nil {
-				if errors.Is(err, os.ErrClosed) {
-					err = ErrLogClosed
-				}
-				return noLeaderEpoch, err
-			}
-			h := batchView(hdr[:])
-			if h.size() < batchHeaderSize {
-				break
-			}
-			if h.lastOffset() >= offset {
-				return leaderEpochOf(h), nil
-			}
-			pos += int64(h.size())
-		}
-	}
-	return noLeaderEpoch, nil
 }

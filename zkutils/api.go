@@ -7,6 +7,7 @@ package zkutils
 
 import (
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -44,6 +45,9 @@ type TopicPartition struct {
 	Topic     string
 	Partition int32
 }
+
+// String is Kafka's topic-partition notation, "topic-3".
+func (tp TopicPartition) String() string { return tp.Topic + "-" + strconv.Itoa(int(tp.Partition)) }
 
 // Endpoint is one advertised listener.
 type Endpoint struct {

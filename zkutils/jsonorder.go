@@ -4,26 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"sort"
+
+	"github.com/zkafka/zkafka/internal/jhash"
 )
 
 // Kafka writes znode JSON with Jackson from Scala and Java maps, so the key order on the wire is the iteration
 // order of whichever map Kafka built. To give `get /path` the same bytes as Kafka, each encoder names the map
 // kind Kafka used and these helpers reproduce that kind's iteration order. Readers never depend on order.
 
-// javaStringHash is java.lang.String.hashCode over UTF-16 code units.
-func javaStringHash(s string) int32 {
-	var h int32
-	for _, r := range s {
-		if r >= 0x10000 {
-			r -= 0x10000
-			h = 31*h + int32(0xD800+(r>>10))
-			h = 31*h + int32(0xDC00+(r&0x3FF))
-			continue
-		}
-		h = 31*h + int32(r)
-	}
-	return h
-}
+func javaStringHash(s string) int32 { return jhash.String(s) }
 
 // scalaImmutableMapOrder is the iteration order of a Scala 2.13 immutable.Map built from keys in this order:
 // up to four entries keep insertion order (Map1..Map4); more become a CHAMP HashMap iterated by hash.

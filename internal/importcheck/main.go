@@ -19,13 +19,14 @@ const module = "github.com/zkafka/zkafka"
 var allowed = map[string][]string{
 	"network":              {},
 	"log":                  {},
-	"zkutils":              {},
-	"coordinator":          {},
+	"zkutils":              {"internal/jhash"},
+	"coordinator":          {"internal/jhash"},
 	"admin":                {},
 	"internal/zktest":      {},
 	"internal/importcheck": {},
+	"internal/jhash":       {},
 	"controller":           {"zkutils", "network"},
-	"broker":               {"network", "log", "zkutils", "controller", "coordinator"},
+	"broker":               {"network", "log", "zkutils", "controller", "coordinator", "internal/jhash"},
 	"cmd/zkafka":           {"broker", "admin"},
 	"testcluster":          {"broker", "network", "zkutils", "internal/zktest"},
 }
