@@ -1,6 +1,6 @@
 // Package admin holds the logic of zkafka's operator tools: kafka-topics,
 // kafka-console-producer, kafka-console-consumer, kafka-broker-api-versions,
-// the producer/consumer perf tests, kafka-leader-election,
+// the producer/consumer perf tests, kafka-e2e-latency, kafka-leader-election,
 // kafka-preferred-replica-election, kafka-delete-records, kafka-get-offsets
 // and kafka-dump-log, each behind one *Main entry point that cmd/zkafka
 // dispatches to.

@@ -32,6 +32,8 @@ var tools = map[string]tool{
 	"kafka-consumer-perf-test":         stdio(admin.ConsumerPerfTestMain),
 	"producer-perf-test":               stdio(admin.ProducerPerfTestMain),
 	"consumer-perf-test":               stdio(admin.ConsumerPerfTestMain),
+	"kafka-e2e-latency":                stdio(admin.EndToEndLatencyMain),
+	"end-to-end-latency":               stdio(admin.EndToEndLatencyMain),
 	"kafka-dump-log":                   stdio(admin.DumpLogMain),
 	"kafka-delete-records":             stdio(admin.DeleteRecordsMain),
 	"kafka-get-offsets":                stdio(admin.GetOffsetsMain),
