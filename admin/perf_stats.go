@@ -2,6 +2,7 @@ package admin
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -74,13 +75,25 @@ func (s *producerStats) windowLine(nowMs int64) string {
 func (s *producerStats) totalLine(nowMs int64) string {
 	elapsed := float64(nowMs - s.start)
 	p := percentiles(s.latencies, 0.5, 0.95, 0.99, 0.999)
-	return fmt.Sprintf("%d records sent, %f records/sec (%.2f MB/sec), %.2f ms avg latency, %.2f ms max latency, %d ms 50th, %d ms 95th, %d ms 99th, %d ms 99.9th.",
+	return fmt.Sprintf("%d records sent, %s records/sec (%s MB/sec), %.2f ms avg latency, %.2f ms max latency, %d ms 50th, %d ms 95th, %d ms 99th, %d ms 99.9th.",
 		s.count,
-		1000.0*float64(s.count)/elapsed,
-		1000.0*float64(s.bytes)/elapsed/(1024.0*1024.0),
+		javaFloat("%f", 1000.0*float64(s.count)/elapsed),
+		javaFloat("%.2f", 1000.0*float64(s.bytes)/elapsed/(1024.0*1024.0)),
 		float64(s.totalLatency)/float64(s.count),
 		float64(s.maxLatency),
 		p[0], p[1], p[2], p[3])
+}
+
+// javaFloat formats like Java's String.format: a run that took under a millisecond divides by zero, which Java
+// prints as "Infinity" (Go would print "+Inf").
+func javaFloat(format string, f float64) string {
+	switch {
+	case math.IsInf(f, 1):
+		return "Infinity"
+	case math.IsNaN(f):
+		return "NaN"
+	}
+	return fmt.Sprintf(format, f)
 }
 
 func percentiles(latencies []int, ps ...float64) []int {

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -78,6 +79,17 @@ func TestConsumerPerfLines(t *testing.T) {
 	} {
 		if got := formatJavaDate(pattern, start); got != want {
 			t.Errorf("%q: %q want %q", pattern, got, want)
+		}
+	}
+}
+
+func TestJavaFloat(t *testing.T) {
+	for _, tc := range []struct {
+		f    float64
+		want string
+	}{{1.5, "1.500000"}, {math.Inf(1), "Infinity"}, {math.NaN(), "NaN"}} {
+		if got := javaFloat("%f", tc.f); got != tc.want {
+			t.Errorf("javaFloat(%v) = %q, want %q", tc.f, got, tc.want)
 		}
 	}
 }

@@ -20,6 +20,8 @@ type fetchPartition struct {
 	offset      int64
 	maxBytes    int32
 	leaderEpoch int32
+	lastEpoch   int32 // a follower's LastFetchedEpoch (v12+), -1 = none
+	logStart    int64 // a follower's log start offset
 	err         int16 // resolution error (unknown topic id)
 }
 
@@ -40,6 +42,14 @@ func (s *Server) handleFetch(ctx context.Context, nreq *network.Request, respond
 	}
 	parts := session.partitions
 
+	// A follower's fetch tells the leader where the follower is (moving the HW and maybe the ISR), unless its log
+	// diverged from the leader's: then it gets the epoch to truncate to and no records.
+	var followerErrs map[int]error
+	var diverging map[int]kmsg.FetchResponseTopicPartitionDivergingEpoch
+	if isFollower {
+		followerErrs, diverging = s.replicas.followerFetches(replicaID, parts)
+	}
+
 	maxBytes := int(req.MaxBytes)
 	if req.Version < 3 || maxBytes <= 0 {
 		maxBytes = int(s.cfg.FetchMaxBytes)
@@ -57,7 +67,7 @@ func (s *Server) handleFetch(ctx context.Context, nreq *network.Request, respond
 		remaining := maxBytes
 		minOne := true
 		var lastTopic *kmsg.FetchResponseTopic
-		for _, fp := range parts {
+		for i, fp := range parts {
 			rp := kmsg.NewFetchResponseTopicPartition()
 			rp.Partition = fp.tp.Partition
 			rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = -1, -1, -1
@@ -66,6 +76,15 @@ func (s *Server) handleFetch(ctx context.Context, nreq *network.Request, respond
 			var spSize int
 			if fp.err != 0 {
 				rp.ErrorCode = fp.err
+			} else if err := followerErrs[i]; err != nil {
+				rp.ErrorCode = errorCode(err)
+			} else if div, ok := diverging[i]; ok {
+				rp.DivergingEpoch = div
+				if l := s.replicas.partition(fp.tp); l != nil {
+					if lg, _, err := l.leaderLog(-1); err == nil {
+						rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = lg.HighWatermark(), lg.HighWatermark(), lg.LogStartOffset()
+					}
+				}
 			} else {
 				limit := int(fp.maxBytes)
 				if limit > remaining {
@@ -111,6 +130,9 @@ func (s *Server) handleFetch(ctx context.Context, nreq *network.Request, respond
 
 	// Enough data (or an error) now → answer; otherwise park until min.bytes arrive or max.wait.ms passes.
 	available := func() (bytes int, done bool) {
+		if len(followerErrs) > 0 || len(diverging) > 0 {
+			return 0, true
+		}
 		for _, fp := range parts {
 			if fp.err != 0 {
 				return 0, true

@@ -2,6 +2,8 @@ package broker
 
 import (
 	"context"
+	"net"
+	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -58,7 +60,11 @@ func (s *Server) handleLeaderAndIsr(ctx context.Context, nreq *network.Request, 
 		resp.ErrorCode = code
 	} else {
 		start := time.Now()
-		codes = s.replicas.becomeLeaderOrFollower(states)
+		addrs := make(map[int32]string, len(req.LiveLeaders))
+		for _, l := range req.LiveLeaders {
+			addrs[l.BrokerID] = net.JoinHostPort(l.Host, strconv.Itoa(int(l.Port)))
+		}
+		codes = s.replicas.becomeLeaderOrFollower(states, addrs)
 		applied := 0
 		for _, c := range codes {
 			if c == 0 {

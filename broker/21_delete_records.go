@@ -2,7 +2,9 @@ package broker
 
 import (
 	"context"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -20,6 +22,12 @@ const deleteRecordsHighWatermark = -1
 func (s *Server) handleDeleteRecords(ctx context.Context, nreq *network.Request, respond respondFunc) {
 	req := nreq.Body.(*kmsg.DeleteRecordsRequest)
 	resp := req.ResponseKind().(*kmsg.DeleteRecordsResponse)
+	type pending struct {
+		tp     topicPartition
+		ti, pi int
+		target int64
+	}
+	var waits []pending
 	for _, t := range req.Topics {
 		rt := kmsg.NewDeleteRecordsResponseTopic()
 		rt.Topic = t.Topic
@@ -33,16 +41,24 @@ func (s *Server) handleDeleteRecords(ctx context.Context, nreq *network.Request,
 			if !s.cache.hostsPartition(tp) {
 				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			} else {
-				low, err := s.replicas.deleteRecords(tp, p.Offset)
+				low, target, err := s.replicas.deleteRecords(tp, p.Offset)
 				rp.ErrorCode = errorCode(err)
 				if err == nil {
 					rp.LowWatermark = low
+					if low < target {
+						waits = append(waits, pending{tp: tp, ti: len(resp.Topics), pi: len(rt.Partitions), target: target})
+					}
 				} else if rp.ErrorCode == kerr.UnknownServerError.Code {
 					s.logger.Errorf("Error processing delete records operation on partition %s-%d: %v", t.Topic, p.Partition, err)
 				}
 			}
 			if i, dup := index[p.Partition]; dup {
 				rt.Partitions[i] = rp
+				// Only the last request for the partition is answered, so only it may wait.
+				waits = slices.DeleteFunc(waits, func(w pending) bool { return w.tp == tp && w.pi != len(rt.Partitions) })
+				if n := len(waits); n > 0 && waits[n-1].tp == tp {
+					waits[n-1].pi = i
+				}
 				continue
 			}
 			index[p.Partition] = len(rt.Partitions)
@@ -50,11 +66,52 @@ func (s *Server) handleDeleteRecords(ctx context.Context, nreq *network.Request,
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
-	// Kafka parks a DelayedDeleteRecords here when a partition's low watermark (the minimum log start offset of
-	// its live replicas) is still below the requested offset, and completes it as followers' fetches report
-	// their new log starts, or after timeout_ms. Followers do not replicate yet, so the low watermark is the
-	// leader's own log start, which deleteRecords has already moved: every answer is final now.
-	respond(resp)
+	if len(waits) == 0 {
+		respond(resp)
+		return
+	}
+	// DelayedDeleteRecords: the answer waits until each partition's low watermark (the smallest log start offset
+	// of its live replicas, which followers report in their fetches) reaches the new log start, or timeout_ms.
+	check := func(w pending) (done bool, low int64, code int16) {
+		p := s.replicas.partition(w.tp)
+		if p == nil {
+			return true, -1, kerr.NotLeaderForPartition.Code
+		}
+		low, err := p.lowWatermark(s.cache.isBrokerAlive)
+		if err != nil {
+			return true, -1, errorCode(err)
+		}
+		return low >= w.target, low, 0
+	}
+	keys := make([]any, len(waits))
+	for i, w := range waits {
+		keys[i] = w.tp
+	}
+	op := &delayedOp{}
+	op.check = func() bool {
+		for _, w := range waits {
+			if done, _, _ := check(w); !done {
+				return false
+			}
+		}
+		return true
+	}
+	op.complete = func() {
+		for _, w := range waits {
+			rp := &resp.Topics[w.ti].Partitions[w.pi]
+			done, low, code := check(w)
+			switch {
+			case !done:
+				rp.ErrorCode, rp.LowWatermark = kerr.RequestTimedOut.Code, -1
+			case code != 0:
+				rp.ErrorCode, rp.LowWatermark = code, -1
+			default:
+				rp.LowWatermark = low
+			}
+		}
+		respond(resp)
+	}
+	s.replicas.deletes.tryCompleteElseWatch(op, time.Duration(req.TimeoutMillis)*time.Millisecond, keys)
 }
 
 // hostsPartition reports whether the cluster metadata knows the topic partition (MetadataCache.contains(tp)).
@@ -71,41 +128,61 @@ func (c *metadataCache) hostsPartition(tp topicPartition) bool {
 
 // deleteRecords is ReplicaManager.deleteRecordsOnLocalLog for one partition: it moves the leader's log start up
 // to offset (-1 = the high watermark) and returns the partition's low watermark.
-func (rm *ReplicaManager) deleteRecords(tp topicPartition, offset int64) (int64, error) {
+func (rm *ReplicaManager) deleteRecords(tp topicPartition, offset int64) (low, target int64, err error) {
 	if tp.Topic == "__consumer_offsets" || tp.Topic == "__transaction_state" {
-		return -1, newAPIError(kerr.InvalidTopicException, "Cannot delete records of internal topic %s", tp.Topic)
+		return -1, -1, newAPIError(kerr.InvalidTopicException, "Cannot delete records of internal topic %s", tp.Topic)
 	}
 	p := rm.partition(tp)
 	if p == nil {
-		return -1, newAPIError(kerr.NotLeaderForPartition, "Leader not local for partition %s-%d on broker %d", tp.Topic, tp.Partition, rm.brokerID)
+		return -1, -1, newAPIError(kerr.NotLeaderForPartition, "Leader not local for partition %s-%d on broker %d", tp.Topic, tp.Partition, rm.brokerID)
 	}
-	return p.deleteRecordsOnLeader(offset)
+	return p.deleteRecordsOnLeader(offset, rm.alive)
 }
 
 // deleteRecordsOnLeader is Partition.deleteRecordsOnLeader. It holds the partition's read lock throughout, as
-// Kafka holds leaderIsrUpdateLock, so leadership cannot change between the checks and the move.
-func (p *Partition) deleteRecordsOnLeader(offset int64) (int64, error) {
+// Kafka holds leaderIsrUpdateLock, so leadership cannot change between the checks and the move. It returns the
+// low watermark and the offset the log start moved to.
+func (p *Partition) deleteRecordsOnLeader(offset int64, alive func(int32) bool) (int64, int64, error) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	tp := p.tp
 	if !p.isLeaderLocked() || p.log == nil {
-		return -1, newAPIError(kerr.NotLeaderForPartition, "Leader not local for partition %s-%d on broker %d", tp.Topic, tp.Partition, p.brokerID)
+		return -1, -1, newAPIError(kerr.NotLeaderForPartition, "Leader not local for partition %s-%d on broker %d", tp.Topic, tp.Partition, p.brokerID)
 	}
 	l := p.log
 	if !strings.Contains(l.Config().CleanupPolicy, "delete") {
-		return -1, newAPIError(kerr.PolicyViolation, "Records of partition %s-%d can not be deleted due to the configured policy", tp.Topic, tp.Partition)
+		return -1, -1, newAPIError(kerr.PolicyViolation, "Records of partition %s-%d can not be deleted due to the configured policy", tp.Topic, tp.Partition)
 	}
 	if offset == deleteRecordsHighWatermark {
 		offset = l.HighWatermark()
 	}
 	if offset < 0 {
-		return -1, newAPIError(kerr.OffsetOutOfRange, "The offset %d for partition %s-%d is not valid", offset, tp.Topic, tp.Partition)
+		return -1, -1, newAPIError(kerr.OffsetOutOfRange, "The offset %d for partition %s-%d is not valid", offset, tp.Topic, tp.Partition)
 	}
 	// The log refuses offsets above the high watermark (OFFSET_OUT_OF_RANGE, with Kafka's message).
 	if err := l.IncrementLogStartOffset(offset); err != nil {
-		return -1, err
+		return -1, -1, err
 	}
-	// Kafka's low watermark is the minimum log start offset over the live replicas; only the leader's is known
-	// until followers report theirs in fetches.
-	return l.LogStartOffset(), nil
+	return p.lowWatermarkLocked(alive), offset, nil
+}
+
+// lowWatermark is Partition.lowWatermarkIfLeader: the smallest log start offset among the leader and its live
+// followers (-1 for a follower that has not fetched under this leadership yet).
+func (p *Partition) lowWatermark(alive func(int32) bool) (int64, error) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if !p.isLeaderLocked() || p.log == nil {
+		return -1, newAPIError(kerr.NotLeaderForPartition, "Leader not local for partition %s on broker %d", p.tp, p.brokerID)
+	}
+	return p.lowWatermarkLocked(alive), nil
+}
+
+func (p *Partition) lowWatermarkLocked(alive func(int32) bool) int64 {
+	low := p.log.LogStartOffset()
+	for id, f := range p.followers {
+		if alive(id) {
+			low = min(low, f.logStart)
+		}
+	}
+	return low
 }

@@ -51,6 +51,13 @@ type Config struct {
 	MessageMaxBytes              int
 	FetchMaxBytes                int32
 	ReplicaLagTimeMax            time.Duration
+	ReplicaFetchWaitMax          time.Duration // replica.fetch.wait.max.ms
+	ReplicaFetchMinBytes         int32
+	ReplicaFetchMaxBytes         int32 // per partition
+	ReplicaFetchResponseMaxBytes int32
+	ReplicaFetchBackoff          time.Duration
+	NumReplicaFetchers           int
+	ReplicaSocketTimeout         time.Duration
 	HighWatermarkCheckpointEvery time.Duration
 	MaxIncrementalFetchSessions  int
 	BrokerRack                   string
@@ -109,6 +116,13 @@ var defaults = map[string]string{
 	"message.max.bytes":                             "1048588",
 	"fetch.max.bytes":                               "57671680",
 	"replica.lag.time.max.ms":                       "30000",
+	"replica.fetch.wait.max.ms":                     "500",
+	"replica.fetch.min.bytes":                       "1",
+	"replica.fetch.max.bytes":                       "1048576",
+	"replica.fetch.response.max.bytes":              "10485760",
+	"replica.fetch.backoff.ms":                      "1000",
+	"num.replica.fetchers":                          "1",
+	"replica.socket.timeout.ms":                     "30000",
 	"replica.high.watermark.checkpoint.interval.ms": "5000",
 	"max.incremental.fetch.session.cache.slots":     "1000",
 	"log.segment.bytes":                             "1073741824",
@@ -284,6 +298,17 @@ func NewConfig(props map[string]string) (*Config, error) {
 	c.MessageMaxBytes = int(p.int("message.max.bytes"))
 	c.FetchMaxBytes = int32(p.int("fetch.max.bytes"))
 	c.ReplicaLagTimeMax = p.ms("replica.lag.time.max.ms")
+	c.ReplicaFetchWaitMax = p.ms("replica.fetch.wait.max.ms")
+	c.ReplicaFetchMinBytes = int32(p.int("replica.fetch.min.bytes"))
+	c.ReplicaFetchMaxBytes = int32(p.int("replica.fetch.max.bytes"))
+	c.ReplicaFetchResponseMaxBytes = int32(p.int("replica.fetch.response.max.bytes"))
+	c.ReplicaFetchBackoff = p.ms("replica.fetch.backoff.ms")
+	c.NumReplicaFetchers = max(int(p.int("num.replica.fetchers")), 1)
+	c.ReplicaSocketTimeout = p.ms("replica.socket.timeout.ms")
+	if c.ReplicaFetchWaitMax > c.ReplicaLagTimeMax {
+		return nil, fmt.Errorf("replica.fetch.wait.max.ms (%d) should always be less than or equal to replica.lag.time.max.ms (%d) to prevent frequent changes in ISR",
+			c.ReplicaFetchWaitMax.Milliseconds(), c.ReplicaLagTimeMax.Milliseconds())
+	}
 	c.HighWatermarkCheckpointEvery = p.ms("replica.high.watermark.checkpoint.interval.ms")
 	c.MaxIncrementalFetchSessions = int(p.int("max.incremental.fetch.session.cache.slots"))
 	c.BrokerRack = p.strOr("broker.rack", "")

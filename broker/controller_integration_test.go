@@ -172,41 +172,14 @@ func TestIntegrationControllerFailover(t *testing.T) {
 	}
 }
 
-// restoreISR puts a restarted broker back into the ISR of every partition of the topic. zkafka has no replica
-// fetcher yet, so a follower never rejoins the ISR by itself; until it does, the test performs the leader's ISR
-// expansion the classic ZooKeeper way (a conditional write of the state znode plus an /isr_change_notification
-// entry), which is all the controller sees of it. Once followers replicate, the wait below succeeds on its own
-// and nothing is written.
-func restoreISR(t *testing.T, c *testcluster.Cluster, topic string, n int, id int32) {
+// waitInISR waits until broker id is back in the ISR of partitions 0..n-1 of the topic, each with a leader: the
+// leader adds a follower once it has caught up (a conditional write of the state znode).
+func waitInISR(t *testing.T, c *testcluster.Cluster, topic string, n int, id int32) {
 	t.Helper()
-	zk, err := c.ZK()
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(2 * time.Second)
 	for p := int32(0); p < int32(n); p++ {
-		for {
-			st, err := c.PartitionState(topic, p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if slices.Contains(st.ISR, id) {
-				break
-			}
-			if time.Now().Before(deadline) {
-				time.Sleep(50 * time.Millisecond)
-				continue
-			}
-			st.ISR = append(st.ISR, id)
-			tp := zkutils.TopicPartition{Topic: topic, Partition: p}
-			if _, err := zk.UpdatePartitionStateAsLeader(tp, st); err != nil {
-				continue // a concurrent change: read again
-			}
-			if err := zk.CreateIsrChangeNotification([]zkutils.TopicPartition{tp}); err != nil {
-				t.Fatal(err)
-			}
-			break
-		}
+		waitState(t, c, topic, p, fmt.Sprintf("%d back in the ISR", id), func(st zkutils.LeaderIsr) bool {
+			return st.Leader >= 0 && slices.Contains(st.ISR, id)
+		})
 	}
 }
 
@@ -362,19 +335,14 @@ func runTool(t *testing.T, script string, args ...string) (code int, stdout, std
 	return code, out.String(), errb.String()
 }
 
-// restartNonPreferred stops and restarts broker id (a controlled shutdown) and puts it back in every ISR; it
-// then leads nothing.
+// restartNonPreferred stops and restarts broker id (a controlled shutdown) and waits until it has caught up and
+// is back in every ISR; it then leads nothing.
 func restartNonPreferred(t *testing.T, c *testcluster.Cluster, topic string, id int32) {
 	t.Helper()
 	if err := c.Broker(id).Restart(); err != nil {
 		t.Fatal(err)
 	}
-	restoreISR(t, c, topic, len(rotated), id)
-	for p := range rotated {
-		waitState(t, c, topic, p, fmt.Sprintf("%d in the ISR and a leader", id), func(st zkutils.LeaderIsr) bool {
-			return slices.Contains(st.ISR, id) && st.Leader >= 0
-		})
-	}
+	waitInISR(t, c, topic, len(rotated), id)
 }
 
 // After a restart the broker leads nothing; kafka-leader-election.sh --election-type PREFERRED puts the preferred
@@ -453,7 +421,7 @@ func TestIntegrationAutoLeaderRebalance(t *testing.T) {
 	if err := c.Broker(id).Start(); err != nil {
 		t.Fatal(err)
 	}
-	restoreISR(t, c, topic, len(rotated), id)
+	waitInISR(t, c, topic, len(rotated), id)
 	// Kafka's first check runs 5 s after failover, then every interval; the broker must also catch up first.
 	c.WaitForLeader(t, 60*time.Second, topic, id, id)
 	waitMetadataAgrees(t, c, topic, len(rotated))

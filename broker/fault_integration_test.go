@@ -127,7 +127,7 @@ func TestFaultRollingControlledRestart(t *testing.T) {
 			if err := c.Broker(id).Start(); err != nil {
 				t.Fatal(err)
 			}
-			restoreISR(t, c, topic, len(rotated), id)
+			waitInISR(t, c, topic, len(rotated), id)
 			code, out, errOut := runTool(t, "kafka-leader-election.sh", "--bootstrap-server", bootstrap, "--election-type", "PREFERRED", "--all-topic-partitions")
 			if code != 0 {
 				t.Fatalf("round %d, broker %d: election exit %d\n%s%s", round, id, code, out, errOut)
@@ -169,7 +169,7 @@ func TestFaultRepeatedControllerKill(t *testing.T) {
 		if err := c.Broker(old).StartAfterKill(); err != nil {
 			t.Fatal(err)
 		}
-		restoreISR(t, c, topic, len(rotated), old)
+		waitInISR(t, c, topic, len(rotated), old)
 		c.WaitForBrokers(t, 3)
 		waitMetadataAgrees(t, c, topic, len(rotated))
 	}

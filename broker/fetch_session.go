@@ -67,6 +67,8 @@ func (c *fetchSessionCache) requestPartitions(req *kmsg.FetchRequest) []fetchPar
 				offset:      p.FetchOffset,
 				maxBytes:    p.PartitionMaxBytes,
 				leaderEpoch: p.CurrentLeaderEpoch,
+				lastEpoch:   p.LastFetchedEpoch,
+				logStart:    p.LogStartOffset,
 				err:         errCode,
 			})
 		}

@@ -2,6 +2,7 @@ package broker_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -69,7 +70,7 @@ func TestIntegrationTopicLifecycleAndReassignment(t *testing.T) {
 		!strings.Contains(out, `{"version":1,"partitions":[{"topic":"life","partition":0,"replicas":[0,1],"log_dirs":["any","any"]}]}`) {
 		t.Fatalf("execute: %d\n%s\n%s", code, out, errOut)
 	}
-	restoreISR(t, c, topic, 1, 2) // followers do not replicate yet: write the ISR expansion a leader would
+	waitInISR(t, c, topic, 1, 2) // broker 2 catches up on life-0 and the leader adds it to the ISR
 	waitWhy(t, 60*time.Second, "reassignment of life-0 to complete", func() (bool, string) {
 		_, out, _ := runTool(t, "kafka-reassign-partitions.sh", "--bootstrap-server", boot, "--verify", "--reassignment-json-file", move)
 		return strings.Contains(out, "Reassignment of partition life-0 is completed."), out
@@ -81,37 +82,58 @@ func TestIntegrationTopicLifecycleAndReassignment(t *testing.T) {
 	waitState(t, c, topic, 0, "leader in [1,2]", func(st zkutils.LeaderIsr) bool { return st.Leader == 1 || st.Leader == 2 })
 	waitMetadataAgrees(t, c, topic, 3)
 
-	// An in-flight reassignment (broker 0 never joins the ISR) is listed, then cancelled back to [1,2].
-	stuck := write("stuck.json", `{"version":1,"partitions":[{"topic":"life","partition":1,"replicas":[0,1]}]}`)
+	// An in-flight reassignment is listed, then cancelled. Followers catch up at once, so the added replica is a
+	// killed broker whose ZooKeeper session has not expired yet (it is still registered, so the tool accepts it,
+	// but it cannot fetch): x, not the controller, and not yet a replica of partition sp ([x, rs0] replaces
+	// [rs0, rs1]).
+	ctrl, err := c.ControllerID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, sp := int32(0), int32(1) // life-1 = [1 2]
+	if ctrl == 0 {
+		x, sp = 1, 2 // life-2 = [2 0]
+	}
+	rs := wantAssign[sp]
+	c.Broker(x).Kill()
+	t.Logf("killed broker %d at %s; stuck reassignment of life-%d", x, time.Now().Format("15:04:05.000"), sp)
+	stuck := write("stuck.json", fmt.Sprintf(`{"version":1,"partitions":[{"topic":"life","partition":%d,"replicas":[%d,%d]}]}`, sp, x, rs[0]))
 	if code, out, errOut := runTool(t, "kafka-reassign-partitions.sh", "--bootstrap-server", boot, "--execute", "--reassignment-json-file", stuck); code != 0 {
 		t.Fatalf("execute: %d\n%s\n%s", code, out, errOut)
 	}
-	if a, _ := c.Assignment(topic); !reflect.DeepEqual(a[1], []int32{0, 1, 2}) {
-		t.Fatalf("RS during reassignment = %v, want [0 1 2]", a[1])
+	if a, _ := c.Assignment(topic); !reflect.DeepEqual(a[sp], []int32{x, rs[0], rs[1]}) {
+		t.Fatalf("RS during reassignment = %v, want %v", a[sp], []int32{x, rs[0], rs[1]})
 	}
 	if code, out, _ := runTool(t, "kafka-reassign-partitions.sh", "--bootstrap-server", boot, "--list"); code != 0 ||
-		!strings.Contains(out, "life-1: replicas: 0,1,2. adding: 0. removing: 2.") {
+		!strings.Contains(out, fmt.Sprintf("life-%d: replicas: %d,%d,%d. adding: %d. removing: %d.", sp, x, rs[0], rs[1], x, rs[1])) {
 		t.Fatalf("list: %d\n%s", code, out)
 	}
-	if _, out, _ := runTool(t, "kafka-reassign-partitions.sh", "--bootstrap-server", boot, "--verify", "--reassignment-json-file", stuck); !strings.Contains(out, "Reassignment of partition life-1 is still in progress.") {
+	if _, out, _ := runTool(t, "kafka-reassign-partitions.sh", "--bootstrap-server", boot, "--verify", "--reassignment-json-file", stuck); !strings.Contains(out, fmt.Sprintf("Reassignment of partition life-%d is still in progress.", sp)) {
 		t.Fatalf("verify: %s", out)
 	}
 	if code, out, _ := runTool(t, "kafka-reassign-partitions.sh", "--bootstrap-server", boot, "--cancel", "--reassignment-json-file", stuck); code != 0 ||
-		!strings.Contains(out, "Successfully cancelled partition reassignment for: life-1") {
+		!strings.Contains(out, fmt.Sprintf("Successfully cancelled partition reassignment for: life-%d", sp)) {
 		t.Fatalf("cancel: %d\n%s", code, out)
 	}
 	if a, err := c.Assignment(topic); err != nil || !reflect.DeepEqual(a, wantAssign) {
 		t.Fatalf("assignment after cancel %v (%v), want %v", a, err, wantAssign)
 	}
-	if _, out, _ := runTool(t, "kafka-reassign-partitions.sh", "--bootstrap-server", boot, "--verify", "--reassignment-json-file", stuck); !strings.Contains(out, "There is no active reassignment of partition life-1, but replica set is 1,2 rather than 0,1.") {
+	if _, out, _ := runTool(t, "kafka-reassign-partitions.sh", "--bootstrap-server", boot, "--verify", "--reassignment-json-file", stuck); !strings.Contains(out,
+		fmt.Sprintf("There is no active reassignment of partition life-%d, but replica set is %d,%d rather than %d,%d.", sp, rs[0], rs[1], x, rs[0])) {
 		t.Fatalf("verify after cancel: %s", out)
 	}
 	if _, out, _ := runTool(t, "kafka-reassign-partitions.sh", "--bootstrap-server", boot, "--list"); !strings.Contains(out, "No partition reassignments found.") {
 		t.Fatalf("list after cancel: %s", out)
 	}
+	if err := c.Broker(x).StartAfterKill(); err != nil {
+		t.Fatal(err)
+	}
+	c.WaitForBrokers(t, 3)
 	waitMetadataAgrees(t, c, topic, 3)
 
 	// Delete: the topic's znodes leave ZooKeeper and its logs leave every broker.
+	ctx, cancel = context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
 	if _, err := adm.DeleteTopics(ctx, topic); err != nil {
 		t.Fatal(err)
 	}

@@ -173,7 +173,7 @@ func TestDeleteRecords(t *testing.T) {
 			if tc.topic != "" {
 				tp.Topic = tc.topic
 			}
-			low, err := rm.deleteRecords(tp, tc.offset)
+			low, target, err := rm.deleteRecords(tp, tc.offset)
 			if tc.wantErr != nil {
 				if errorCode(err) != tc.wantErr.Code || low != -1 {
 					t.Fatalf("got low %d err %v, want %v", low, err, tc.wantErr)
@@ -183,8 +183,8 @@ func TestDeleteRecords(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || low != tc.wantLow || l.LogStartOffset() != tc.wantLow {
-				t.Fatalf("got low %d err %v (log start %d), want %d", low, err, l.LogStartOffset(), tc.wantLow)
+			if err != nil || low != tc.wantLow || l.LogStartOffset() != tc.wantLow || target < tc.wantLow {
+				t.Fatalf("got low %d target %d err %v (log start %d), want %d", low, target, err, l.LogStartOffset(), tc.wantLow)
 			}
 		})
 	}

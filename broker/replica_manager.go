@@ -5,9 +5,11 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sirupsen/logrus"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/zkafka/zkafka/log"
 )
@@ -21,26 +23,88 @@ type ReplicaManager struct {
 	logger    *logrus.Entry
 	fetches   *purgatory // DelayedFetch, keyed by topicPartition
 	produces  *purgatory // DelayedProduce, keyed by topicPartition
+	deletes   *purgatory // DelayedDeleteRecords, keyed by topicPartition
 	topicCfgs func(topic string) (map[string]string, error)
+	alive     func(id int32) bool // the broker is in the metadata cache
+	isr       *isrManager
+	fetchers  *fetcherManager
 
 	controllerEpoch atomic.Int32 // highest controller epoch seen in a control request
+
+	stopping chan struct{}
+	wg       sync.WaitGroup
 
 	mu         sync.RWMutex
 	partitions map[topicPartition]*Partition
 }
 
 func newReplicaManager(brokerID int32, cfg *Config, logs *log.LogManager, logger *logrus.Entry,
-	topicCfgs func(string) (map[string]string, error)) *ReplicaManager {
-	return &ReplicaManager{
+	topicCfgs func(string) (map[string]string, error), alive func(int32) bool, store isrStore,
+	endpoint func(id int32) (string, bool)) *ReplicaManager {
+	rm := &ReplicaManager{
 		brokerID:   brokerID,
 		cfg:        cfg,
 		logs:       logs,
 		logger:     logger,
 		fetches:    newPurgatory(),
 		produces:   newPurgatory(),
+		deletes:    newPurgatory(),
 		topicCfgs:  topicCfgs,
+		alive:      alive,
 		partitions: map[topicPartition]*Partition{},
+		stopping:   make(chan struct{}),
 	}
+	rm.isr = newIsrManager(rm, store)
+	rm.fetchers = newFetcherManager(rm, endpoint)
+	return rm
+}
+
+// startup runs the ISR expiration and ISR change propagation tasks.
+func (rm *ReplicaManager) startup() {
+	rm.goAttach(func() {
+		every := max(rm.cfg.ReplicaLagTimeMax/2, 10*time.Millisecond)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-rm.stopping:
+				return
+			case <-t.C:
+				rm.maybeShrinkIsr()
+			}
+		}
+	})
+	rm.goAttach(func() {
+		t := time.NewTicker(isrChangePropagationCheck)
+		defer t.Stop()
+		for {
+			select {
+			case <-rm.stopping:
+				rm.isr.maybePropagate(true)
+				return
+			case <-t.C:
+				rm.isr.maybePropagate(false)
+			}
+		}
+	})
+}
+
+func (rm *ReplicaManager) goAttach(fn func()) {
+	rm.wg.Add(1)
+	go func() {
+		defer rm.wg.Done()
+		fn()
+	}()
+}
+
+func (rm *ReplicaManager) allPartitions() []*Partition {
+	rm.mu.RLock()
+	defer rm.mu.RUnlock()
+	out := make([]*Partition, 0, len(rm.partitions))
+	for _, p := range rm.partitions {
+		out = append(out, p)
+	}
+	return out
 }
 
 func (rm *ReplicaManager) partition(tp topicPartition) *Partition {
@@ -77,7 +141,8 @@ type leaderAndIsrState struct {
 }
 
 // becomeLeaderOrFollower applies LeaderAndIsr partition states; it returns an error code per partition.
-func (rm *ReplicaManager) becomeLeaderOrFollower(states []leaderAndIsrState) map[topicPartition]int16 {
+// leaderAddrs are the request's live leaders (id → host:port), where followers fetch from.
+func (rm *ReplicaManager) becomeLeaderOrFollower(states []leaderAndIsrState, leaderAddrs map[int32]string) map[topicPartition]int16 {
 	result := make(map[topicPartition]int16, len(states))
 	var touched []topicPartition
 	// A failover's LeaderAndIsr carries thousands of partitions of a few topics: read each topic's config from
@@ -101,54 +166,72 @@ func (rm *ReplicaManager) becomeLeaderOrFollower(states []leaderAndIsrState) map
 		rm.mu.Lock()
 		p := rm.partitions[st.tp]
 		if p == nil {
-			p = &Partition{tp: st.tp, brokerID: rm.brokerID, leader: -1, leaderEpoch: -1}
+			p = &Partition{tp: st.tp, brokerID: rm.brokerID, leader: -1, leaderEpoch: -1, partitionEpoch: -1}
 			rm.partitions[st.tp] = p
 		}
 		rm.mu.Unlock()
 
-		code := rm.applyState(p, st, topicCfgs)
+		p.mu.RLock()
+		newEpoch := st.leaderEpoch > p.leaderEpoch
+		p.mu.RUnlock()
+		if newEpoch {
+			// Stop fetching before the role changes: remove waits for a response being applied.
+			rm.fetchers.remove(st.tp)
+		}
+		code, follow := rm.applyState(p, st, topicCfgs)
 		result[st.tp] = code
 		if code == 0 {
 			touched = append(touched, st.tp)
+		}
+		if follow != nil {
+			rm.fetchers.add(p, follow, st.leader, leaderAddrs[st.leader], st.leaderEpoch)
 		}
 	}
 	// Leadership changed: parked fetches and produces on these partitions must re-check (they may now fail).
 	for _, tp := range touched {
 		rm.fetches.checkAndComplete(tp)
 		rm.produces.checkAndComplete(tp)
+		rm.deletes.checkAndComplete(tp)
 	}
 	return result
 }
 
-func (rm *ReplicaManager) applyState(p *Partition, st leaderAndIsrState, topicCfgs func(string) (map[string]string, error)) int16 {
+// applyState is Partition.makeLeader / makeFollower. A newer leader epoch changes the role; the same epoch with
+// a newer partition epoch (the state znode changed without a new leader) only updates replicas and ISR. It
+// returns the log to fetch into when this broker must start following.
+func (rm *ReplicaManager) applyState(p *Partition, st leaderAndIsrState, topicCfgs func(string) (map[string]string, error)) (int16, *log.Log) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if st.leaderEpoch <= p.leaderEpoch {
-		if st.leaderEpoch == p.leaderEpoch && p.topicID == ([16]byte{}) {
-			p.topicID = st.topicID
+	if st.leaderEpoch < p.leaderEpoch || (st.leaderEpoch == p.leaderEpoch && st.partitionEpoch <= p.partitionEpoch) {
+		if st.leaderEpoch == p.leaderEpoch {
+			if p.topicID == ([16]byte{}) {
+				p.topicID = st.topicID
+			}
+			return 0, nil // the same state again (a new controller resends everything)
 		}
 		// Per-partition lines are Kafka's state-change log, not server.log: debug, so a failover's thousands of
 		// partitions do not queue behind the log writer.
-		rm.logger.Debugf("[ReplicaManager broker=%d] Ignoring LeaderAndIsr for %s-%d: leader epoch %d is not newer than %d",
+		rm.logger.Debugf("[ReplicaManager broker=%d] Ignoring LeaderAndIsr for %s-%d: leader epoch %d is older than %d",
 			rm.brokerID, st.tp.Topic, st.tp.Partition, st.leaderEpoch, p.leaderEpoch)
-		return kerr.StaleControllerEpoch.Code
+		return kerr.StaleControllerEpoch.Code, nil
 	}
 	overrides, err := topicCfgs(st.tp.Topic)
 	if err != nil {
 		rm.logger.Errorf("[ReplicaManager broker=%d] Cannot read config of topic %s: %v", rm.brokerID, st.tp.Topic, err)
-		return kerr.UnknownServerError.Code
+		return kerr.UnknownServerError.Code, nil
 	}
 	if p.log == nil {
 		l, err := rm.logs.GetOrCreateLog(st.tp.Topic, st.tp.Partition, rm.cfg.logConfig(overrides))
 		if err != nil {
 			rm.logger.Errorf("[ReplicaManager broker=%d] Cannot create log for %s-%d: %v", rm.brokerID, st.tp.Topic, st.tp.Partition, err)
-			return kerr.KafkaStorageError.Code
+			return kerr.KafkaStorageError.Code, nil
 		}
 		p.log = l
 	} else {
 		p.log.UpdateConfig(rm.cfg.logConfig(overrides))
 	}
 	wasLeader := p.isLeaderLocked()
+	newEpoch := st.leaderEpoch > p.leaderEpoch
 	p.topicID = st.topicID
 	p.leader = st.leader
 	p.leaderEpoch = st.leaderEpoch
@@ -157,19 +240,52 @@ func (rm *ReplicaManager) applyState(p *Partition, st leaderAndIsrState, topicCf
 	p.partitionEpoch = st.partitionEpoch
 	p.controllerEpoch = st.controllerEpoch
 	p.minISR = rm.cfg.minInsyncReplicas(overrides)
-	if p.isLeaderLocked() {
-		if !wasLeader {
-			rm.logger.Debugf("[Partition %s-%d broker=%d] Leader with leader epoch %d, ISR %v, start offset %d, end offset %d",
-				st.tp.Topic, st.tp.Partition, rm.brokerID, st.leaderEpoch, st.isr, p.log.LogStartOffset(), p.log.LogEndOffset())
+	p.pending = nil
+	if !p.isLeaderLocked() {
+		p.followers = nil
+		p.leaderEpochStartOffset = -1
+		if !newEpoch {
+			return 0, nil
 		}
-		if len(p.isr) == 1 && p.isr[0] == rm.brokerID {
-			p.log.SetHighWatermark(p.log.LogEndOffset())
+		rm.logger.Debugf("[Partition %s-%d broker=%d] Follower of leader %d with leader epoch %d, end offset %d",
+			st.tp.Topic, st.tp.Partition, rm.brokerID, st.leader, st.leaderEpoch, p.log.LogEndOffset())
+		if st.leader < 0 {
+			return 0, nil
 		}
-	} else {
-		rm.logger.Debugf("[Partition %s-%d broker=%d] Follower of leader %d with leader epoch %d",
-			st.tp.Topic, st.tp.Partition, rm.brokerID, st.leader, st.leaderEpoch)
+		return 0, p.log
 	}
-	return 0
+	now := time.Now().UnixMilli()
+	leo := p.log.LogEndOffset()
+	if newEpoch {
+		// Followers whose logs hold later epochs than this leader's truncate to where this epoch starts.
+		if err := p.log.AssignEpochStartOffset(st.leaderEpoch, leo); err != nil {
+			rm.logger.Errorf("[Partition %s-%d broker=%d] Cannot record leader epoch %d: %v", st.tp.Topic, st.tp.Partition, rm.brokerID, st.leaderEpoch, err)
+			return kerr.KafkaStorageError.Code, nil
+		}
+		p.leaderEpochStartOffset = leo
+	}
+	old := p.followers
+	p.followers = make(map[int32]*followerState, len(st.replicas))
+	for _, id := range st.replicas {
+		if id == rm.brokerID {
+			continue
+		}
+		f := &followerState{leo: -1, logStart: -1, lastFetchLeaderLEO: -1}
+		if prev, ok := old[id]; ok && wasLeader {
+			// Still the leader (a new epoch or assignment): what the follower last told us still holds.
+			f.leo, f.logStart, f.lastFetchLeaderLEO, f.lastFetchTimeMs = prev.leo, prev.logStart, leo, now
+		}
+		if slices.Contains(st.isr, id) {
+			f.lastCaughtUpTimeMs = now
+		}
+		p.followers[id] = f
+	}
+	if !wasLeader {
+		rm.logger.Debugf("[Partition %s-%d broker=%d] Leader with leader epoch %d, ISR %v, start offset %d, end offset %d",
+			st.tp.Topic, st.tp.Partition, rm.brokerID, st.leaderEpoch, st.isr, p.log.LogStartOffset(), leo)
+	}
+	p.maybeIncrementHighWatermarkLocked(now, rm.cfg.ReplicaLagTimeMax.Milliseconds(), rm.alive)
+	return 0, nil
 }
 
 // stopReplica stops serving a partition and, when asked, deletes its log (topic deletion).
@@ -189,9 +305,11 @@ func (rm *ReplicaManager) stopReplica(tp topicPartition, leaderEpoch int32, dele
 		}
 	}
 	rm.mu.Unlock()
+	rm.fetchers.remove(tp)
 	if p != nil {
 		p.mu.Lock()
 		p.leader = -1
+		p.followers, p.pending = nil, nil
 		if deletePartition {
 			p.log = nil
 		}
@@ -226,8 +344,11 @@ func (rm *ReplicaManager) appendRecords(tp topicPartition, records []byte, requi
 		return appendResult{err: err}
 	}
 	if requiredAcks == -1 {
-		isr, minISR := p.inSyncReplicas()
-		if len(isr) < minISR {
+		// Kafka checks the committed ISR here and the maximal one after the append.
+		p.mu.RLock()
+		short := len(p.isr) < min(p.minISR, max(len(p.replicas), 1))
+		p.mu.RUnlock()
+		if short {
 			return appendResult{err: errNotEnoughReplicas}
 		}
 	}
@@ -235,7 +356,10 @@ func (rm *ReplicaManager) appendRecords(tp topicPartition, records []byte, requi
 	if err != nil {
 		return appendResult{err: err}
 	}
-	p.maybeIncrementHighWatermark()
+	// The write lock: two appends computing the HW at once must not store it out of order.
+	p.mu.Lock()
+	p.maybeIncrementHighWatermarkLocked(time.Now().UnixMilli(), rm.cfg.ReplicaLagTimeMax.Milliseconds(), rm.alive)
+	p.mu.Unlock()
 	// New data and (maybe) a new HW: wake parked fetches and acks=all produces.
 	rm.fetches.checkAndComplete(tp)
 	rm.produces.checkAndComplete(tp)
@@ -273,8 +397,97 @@ func (rm *ReplicaManager) read(tp topicPartition, offset int64, maxBytes int, cu
 	return readResult{info: info}
 }
 
-// shutdown completes all parked requests.
+// shutdown stops the fetchers and background tasks and completes all parked requests.
 func (rm *ReplicaManager) shutdown() {
+	close(rm.stopping)
+	rm.fetchers.shutdown()
+	rm.wg.Wait()
 	rm.fetches.shutdown()
 	rm.produces.shutdown()
+	rm.deletes.shutdown()
+}
+
+// followerFetches is the leader's side of a follower's Fetch (Partition.fetchRecords for a follower): per
+// partition, the fence and replica checks, the divergence check against the follower's last fetched epoch, and
+// the follower's new position. Errors and divergences are keyed by the partition's index in parts.
+func (rm *ReplicaManager) followerFetches(replicaID int32, parts []fetchPartition) (map[int]error, map[int]kmsg.FetchResponseTopicPartitionDivergingEpoch) {
+	var errs map[int]error
+	var divs map[int]kmsg.FetchResponseTopicPartitionDivergingEpoch
+	for i, fp := range parts {
+		if fp.err != 0 {
+			continue
+		}
+		div, diverged, err := rm.followerFetch(replicaID, fp)
+		switch {
+		case err != nil:
+			if errs == nil {
+				errs = map[int]error{}
+			}
+			errs[i] = err
+		case diverged:
+			if divs == nil {
+				divs = map[int]kmsg.FetchResponseTopicPartitionDivergingEpoch{}
+			}
+			divs[i] = div
+		}
+	}
+	return errs, divs
+}
+
+func (rm *ReplicaManager) followerFetch(replicaID int32, fp fetchPartition) (kmsg.FetchResponseTopicPartitionDivergingEpoch, bool, error) {
+	div := kmsg.NewFetchResponseTopicPartitionDivergingEpoch()
+	p := rm.partition(fp.tp)
+	if p == nil {
+		return div, false, errUnknownPartition
+	}
+	l, _, err := p.leaderLog(fp.leaderEpoch)
+	if err != nil {
+		return div, false, err
+	}
+	p.mu.RLock()
+	_, known := p.followers[replicaID]
+	p.mu.RUnlock()
+	if !known {
+		if fp.leaderEpoch >= 0 {
+			return div, false, errUnknownLeaderEpoch
+		}
+		return div, false, errNotLeader
+	}
+	if fp.lastEpoch >= 0 {
+		epoch, end := l.EndOffsetForEpoch(fp.lastEpoch)
+		if epoch < fp.lastEpoch || end < fp.offset {
+			div.Epoch, div.EndOffset = epoch, end
+			return div, true, nil
+		}
+	}
+	if fp.offset < l.LogStartOffset() || fp.offset > l.LogEndOffset() {
+		return div, false, nil // the read answers OFFSET_OUT_OF_RANGE
+	}
+	moved, startMoved, err := rm.updateFollowerFetchState(p, replicaID, fp.offset, fp.logStart)
+	if err != nil {
+		return div, false, err
+	}
+	if startMoved {
+		rm.deletes.checkAndComplete(fp.tp)
+	}
+	if moved {
+		// Committed data: acks=all producers and consumers waiting for it may finish.
+		rm.produces.checkAndComplete(fp.tp)
+		rm.fetches.checkAndComplete(fp.tp)
+	}
+	return div, false, nil
+}
+
+// lastOffsetForLeaderEpoch answers OffsetForLeaderEpoch: the leader's end offset for an epoch.
+func (rm *ReplicaManager) lastOffsetForLeaderEpoch(tp topicPartition, currentLeaderEpoch, epoch int32) (int32, int64, error) {
+	p := rm.partition(tp)
+	if p == nil {
+		return -1, -1, errUnknownPartition
+	}
+	l, _, err := p.leaderLog(currentLeaderEpoch)
+	if err != nil {
+		return -1, -1, err
+	}
+	e, end := l.EndOffsetForEpoch(epoch)
+	return e, end, nil
 }

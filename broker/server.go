@@ -42,6 +42,7 @@ type Server struct {
 	fetchSessions *fetchSessionCache
 
 	stopping     chan struct{}
+	ready        chan struct{}  // closed when start-up is complete: requests are served from then on
 	wg           sync.WaitGroup // every goroutine the server owns
 	shutdownOnce sync.Once
 	started      bool
@@ -60,7 +61,8 @@ func New(cfg *Config, opts Options) *Server {
 	if reg == nil {
 		reg = metrics.NewRegistry()
 	}
-	return &Server{cfg: cfg, logger: logger, metrics: reg, cache: newMetadataCache(), stopping: make(chan struct{})}
+	return &Server{cfg: cfg, logger: logger, metrics: reg, cache: newMetadataCache(), stopping: make(chan struct{}),
+		ready: make(chan struct{})}
 }
 
 // Startup follows Kafka's order: ZooKeeper, cluster id, meta.properties, log recovery, network, broker
@@ -113,7 +115,8 @@ func (s *Server) Startup() (err error) {
 		sched.InitialDelay = s.cfg.LogRetentionCheckInterval
 	}
 	s.logs.StartSchedulers(sched)
-	s.replicas = newReplicaManager(s.cfg.BrokerID, s.cfg, s.logs, s.logger.WithField("component", "replica-manager"), s.zk.GetTopicConfig)
+	s.replicas = newReplicaManager(s.cfg.BrokerID, s.cfg, s.logs, s.logger.WithField("component", "replica-manager"),
+		s.zk.GetTopicConfig, s.cache.isBrokerAlive, s.zk, s.interBrokerEndpoint)
 	s.fetchSessions = newFetchSessionCache(s.cfg.MaxIncrementalFetchSessions, s.cache.topicName)
 
 	listeners, err := network.ParseListeners(s.cfg.Listeners)
@@ -165,10 +168,12 @@ func (s *Server) Startup() (err error) {
 		Metrics:                            s.metrics,
 	})
 	s.ctrl.Startup()
+	s.replicas.startup()
 	s.goAttach(s.watchSession)
 	s.goAttach(s.checkpointHighWatermarks)
 	s.goAttach(s.sweepPurgatories)
 	s.started = true
+	close(s.ready)
 	s.logger.Infof("[KafkaServer id=%d] started", s.cfg.BrokerID)
 	return nil
 }
@@ -277,6 +282,7 @@ func (s *Server) sweepPurgatories() {
 		case <-t.C:
 			s.replicas.fetches.sweep()
 			s.replicas.produces.sweep()
+			s.replicas.deletes.sweep()
 		}
 	}
 }
@@ -371,6 +377,28 @@ func (h requestHandler) Handle(ctx context.Context, req *network.Request) kmsg.R
 	}
 }
 
+// HandleAsync serves a request once the broker has started. The listener is bound before the broker registers in
+// ZooKeeper (the registration names the bound port), but as in Kafka no request is processed before start-up is
+// complete: a controller still retrying a request meant for this broker's previous incarnation must not have it
+// applied by a process that is not registered yet.
 func (h requestHandler) HandleAsync(ctx context.Context, req *network.Request, respond func(kmsg.Response)) {
-	apis[req.Header.APIKey].fn(h.s, ctx, req, respond)
+	fn := apis[req.Header.APIKey].fn
+	select {
+	case <-h.s.ready:
+		fn(h.s, ctx, req, respond)
+	default:
+		go func() {
+			select {
+			case <-h.s.ready:
+				fn(h.s, ctx, req, respond)
+			case <-h.s.stopping:
+				respond(nil)
+			}
+		}()
+	}
+}
+
+// interBrokerEndpoint is where this broker reaches another for replication.
+func (s *Server) interBrokerEndpoint(id int32) (string, bool) {
+	return s.cache.endpoint(id, s.cfg.InterBrokerListenerName)
 }
