@@ -358,6 +358,18 @@ func testPerfTools(t *testing.T, c *testcluster.Cluster, bs string) {
 		t.Fatalf("consumer perf test: want the CSV header and one data line, got %s", r)
 	}
 	t.Logf("consumer perf test: %s", lines[1])
+
+	// EndToEndLatency, one record at a time (Kafka's mode) and paced (--throughput).
+	r = script(t, "", "kafka-e2e-latency.sh", bs, "e2e", "300", "all", "100")
+	avg := regexp.MustCompile(`(?m)^Avg latency: \d+\.\d{4} ms\nPercentiles: 50th = \d+, 99th = \d+, 99\.9th = \d+\n$`)
+	if r.code != 0 || !avg.MatchString(r.stdout) {
+		t.Fatalf("e2e latency: %s", r)
+	}
+	r = script(t, "", "kafka-e2e-latency.sh", bs, "e2e", "2000", "all", "100", "", "--throughput", "2000")
+	if r.code != 0 || !strings.Contains(r.stdout, "Records: sent = 2000, acknowledged = 2000, received = 2000") ||
+		!regexp.MustCompile(`Latency ms: p50 = \d+\.\d{3}, p99 = \d+\.\d{3}`).MatchString(r.stdout) {
+		t.Fatalf("e2e latency --throughput: %s", r)
+	}
 	cols := strings.Split(lines[1], ", ")
 	// Records carry no key, so the bytes are n*size: 2,000,000 B = 1.9073 MB.
 	wantMB := fmt.Sprintf("%.4f", float64(n*size)/(1024*1024))
