@@ -90,20 +90,12 @@ func (s *Server) handleProduce(ctx context.Context, nreq *network.Request, respo
 		}
 		return false, 0
 	}
-	keys := make([]any, len(waits))
+	tps := make([]topicPartition, len(waits))
 	for i, w := range waits {
-		keys[i] = w.tp
+		tps[i] = w.tp
 	}
-	op := &delayedOp{}
-	op.check = func() bool {
-		for _, w := range waits {
-			if done, _ := satisfied(w); !done {
-				return false
-			}
-		}
-		return true
-	}
-	op.complete = func() {
+	done := func(i int) bool { ok, _ := satisfied(waits[i]); return ok }
+	s.replicas.produces.watchAll(tps, time.Duration(req.TimeoutMillis)*time.Millisecond, done, func() {
 		for _, w := range waits {
 			done, code := satisfied(w)
 			if !done {
@@ -112,8 +104,7 @@ func (s *Server) handleProduce(ctx context.Context, nreq *network.Request, respo
 			resp.Topics[w.ti].Partitions[w.pi].ErrorCode = code
 		}
 		respond(resp)
-	}
-	s.replicas.produces.tryCompleteElseWatch(op, time.Duration(req.TimeoutMillis)*time.Millisecond, keys)
+	})
 }
 
 // validateProduceRecords applies Kafka's ProduceRequest.validateRecords: v3+ carries exactly one magic-2 batch,

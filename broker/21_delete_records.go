@@ -83,20 +83,12 @@ func (s *Server) handleDeleteRecords(ctx context.Context, nreq *network.Request,
 		}
 		return low >= w.target, low, 0
 	}
-	keys := make([]any, len(waits))
+	tps := make([]topicPartition, len(waits))
 	for i, w := range waits {
-		keys[i] = w.tp
+		tps[i] = w.tp
 	}
-	op := &delayedOp{}
-	op.check = func() bool {
-		for _, w := range waits {
-			if done, _, _ := check(w); !done {
-				return false
-			}
-		}
-		return true
-	}
-	op.complete = func() {
+	done := func(i int) bool { ok, _, _ := check(waits[i]); return ok }
+	s.replicas.deletes.watchAll(tps, time.Duration(req.TimeoutMillis)*time.Millisecond, done, func() {
 		for _, w := range waits {
 			rp := &resp.Topics[w.ti].Partitions[w.pi]
 			done, low, code := check(w)
@@ -110,8 +102,7 @@ func (s *Server) handleDeleteRecords(ctx context.Context, nreq *network.Request,
 			}
 		}
 		respond(resp)
-	}
-	s.replicas.deletes.tryCompleteElseWatch(op, time.Duration(req.TimeoutMillis)*time.Millisecond, keys)
+	})
 }
 
 // hostsPartition reports whether the cluster metadata knows the topic partition (MetadataCache.contains(tp)).

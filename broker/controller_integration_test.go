@@ -18,9 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kmsg"
-
 	"github.com/zkafka/zkafka/testcluster"
 	"github.com/zkafka/zkafka/zkutils"
 )
@@ -33,31 +30,7 @@ var rotated = map[int32][]int32{0: {0, 1, 2}, 1: {1, 2, 0}, 2: {2, 0, 1}}
 // metadata show each partition led by its preferred replica with the full ISR.
 func createAssigned(t *testing.T, c *testcluster.Cluster, topic string, assignment map[int32][]int32) {
 	t.Helper()
-	req := kmsg.NewPtrCreateTopicsRequest()
-	rt := kmsg.NewCreateTopicsRequestTopic()
-	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, -1, -1
-	for p := int32(0); p < int32(len(assignment)); p++ {
-		ra := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
-		ra.Partition, ra.Replicas = p, assignment[p]
-		rt.ReplicaAssignment = append(rt.ReplicaAssignment, ra)
-	}
-	req.Topics = append(req.Topics, rt)
-	req.TimeoutMillis = 30000
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	resp, err := req.RequestWith(ctx, c.Client(t))
-	if err != nil {
-		t.Fatalf("create %s: %v", topic, err)
-	}
-	if code := resp.Topics[0].ErrorCode; code != 0 {
-		t.Fatalf("create %s: %v", topic, kerr.ErrorForCode(code))
-	}
-	for p, replicas := range assignment {
-		waitState(t, c, topic, p, fmt.Sprintf("leader %d with full ISR", replicas[0]), func(st zkutils.LeaderIsr) bool {
-			return st.Leader == replicas[0] && len(st.ISR) == len(replicas)
-		})
-		c.WaitForMetadataLeader(t, 30*time.Second, topic, p, replicas[0])
-	}
+	createAssignedWith(t, c, topic, assignment, nil)
 }
 
 // waitState waits until the partition's ZooKeeper state satisfies ok.

@@ -1,9 +1,7 @@
 package broker
 
 import (
-	"net"
 	"sort"
-	"strconv"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -247,19 +245,4 @@ func (c *metadataCache) allPartitionsHaveLeaders(name string, n int) bool {
 		}
 	}
 	return true
-}
-
-// endpoint is a live broker's address on a listener.
-func (c *metadataCache) endpoint(id int32, listener string) (string, bool) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	b, ok := c.brokers[id]
-	if !ok {
-		return "", false
-	}
-	ep, ok := b.endpoints[listener]
-	if !ok {
-		return "", false
-	}
-	return net.JoinHostPort(ep.host, strconv.Itoa(int(ep.port))), true
 }

@@ -138,3 +138,22 @@ func (p *purgatory) shutdown() {
 		op.forceComplete()
 	}
 }
+
+// watchAll parks an operation over several partitions (DelayedProduce, DelayedDeleteRecords): it completes once
+// done(i) holds for every partition i, or at the timeout; complete then builds the response.
+func (p *purgatory) watchAll(tps []topicPartition, timeout time.Duration, done func(i int) bool, complete func()) {
+	keys := make([]any, len(tps))
+	for i, tp := range tps {
+		keys[i] = tp
+	}
+	op := &delayedOp{complete: complete}
+	op.check = func() bool {
+		for i := range tps {
+			if !done(i) {
+				return false
+			}
+		}
+		return true
+	}
+	p.tryCompleteElseWatch(op, timeout, keys)
+}

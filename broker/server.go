@@ -400,5 +400,5 @@ func (h requestHandler) HandleAsync(ctx context.Context, req *network.Request, r
 
 // interBrokerEndpoint is where this broker reaches another for replication.
 func (s *Server) interBrokerEndpoint(id int32) (string, bool) {
-	return s.cache.endpoint(id, s.cfg.InterBrokerListenerName)
+	return s.cache.brokerEndpoint(id, s.cfg.InterBrokerListenerName)
 }
