@@ -298,14 +298,11 @@ func (f *replicaFetcher) buildFetch() (*kmsg.FetchRequest, time.Duration) {
 			wait = min(wait, st.delayUntil.Sub(now))
 			continue
 		}
-		i, ok := topics[tp.Topic]
-		if !ok {
+		i := topicIndex(topics, &req.Topics, tp.Topic, func() kmsg.FetchRequestTopic {
 			t := kmsg.NewFetchRequestTopic()
 			t.Topic = tp.Topic
-			req.Topics = append(req.Topics, t)
-			i = len(req.Topics) - 1
-			topics[tp.Topic] = i
-		}
+			return t
+		})
 		rp := kmsg.NewFetchRequestTopicPartition()
 		rp.Partition = tp.Partition
 		rp.CurrentLeaderEpoch = st.leaderEpoch
@@ -477,14 +474,11 @@ func (f *replicaFetcher) truncateByEpoch() error {
 			st.truncating = false
 			continue
 		}
-		i, ok := topics[tp.Topic]
-		if !ok {
+		i := topicIndex(topics, &req.Topics, tp.Topic, func() kmsg.OffsetForLeaderEpochRequestTopic {
 			t := kmsg.NewOffsetForLeaderEpochRequestTopic()
 			t.Topic = tp.Topic
-			req.Topics = append(req.Topics, t)
-			i = len(req.Topics) - 1
-			topics[tp.Topic] = i
-		}
+			return t
+		})
 		rp := kmsg.NewOffsetForLeaderEpochRequestTopicPartition()
 		rp.Partition = tp.Partition
 		rp.CurrentLeaderEpoch = st.leaderEpoch
@@ -642,4 +636,15 @@ func (f *replicaFetcher) handleOutOfRange(tp topicPartition, st *fetchState) {
 		}
 	}
 	st.offset = st.l.LogEndOffset()
+}
+
+// topicIndex is the position of topic's entry in a request's topic list, appending a new one (made by mk) the
+// first time the topic is seen; index remembers the positions.
+func topicIndex[T any](index map[string]int, list *[]T, topic string, mk func() T) int {
+	if i, ok := index[topic]; ok {
+		return i
+	}
+	*list = append(*list, mk())
+	index[topic] = len(*list) - 1
+	return len(*list) - 1
 }
