@@ -333,6 +333,15 @@ func TestIntegrationReplicationISRShrinkExpand(t *testing.T) {
 	// long it is silent (Kafka's Replica.isCaughtUp), so the caller has appended a record since.
 	waitShrink := func(f int32, frozen time.Time, before zkutils.LeaderIsr, rest ...int32) {
 		t.Helper()
+		// If the shrink never comes, say whether the frozen follower holds the leader's whole log (then it is
+		// caught up by Kafka's rule, and the test raced) or not (then the leader misjudged it).
+		t.Cleanup(func() {
+			if t.Failed() {
+				fLEO, ferr := c.Broker(f).LogEndOffset(topic, 0)
+				lLEO, lerr := c.Broker(ctrl).LogEndOffset(topic, 0)
+				t.Logf("on disk: frozen follower %d LEO %d (%v), leader %d LEO %d (%v)", f, fLEO, ferr, ctrl, lLEO, lerr)
+			}
+		})
 		st := waitISR(t, c, topic, 0, 20*time.Second, rest...)
 		took := time.Since(frozen)
 		if st.Leader != ctrl || st.LeaderEpoch != before.LeaderEpoch {

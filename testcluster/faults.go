@@ -19,7 +19,48 @@ import (
 
 // Pause freezes the broker process (SIGSTOP): it keeps its sockets and its ZooKeeper session until the session
 // times out, which is how a long GC pause or a hung host looks to the cluster.
-func (b *Broker) Pause() error { return b.signal(syscall.SIGSTOP) }
+// It returns once every thread of the process is stopped: a signal is delivered asynchronously, and a thread
+// still running could finish a fetch the caller believes the broker missed.
+func (b *Broker) Pause() error {
+	if err := b.signal(syscall.SIGSTOP); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	cmd := b.cmd
+	b.mu.Unlock()
+	if cmd == nil {
+		return fmt.Errorf("broker %d is not running", b.ID)
+	}
+	pid := cmd.Process.Pid
+	deadline := time.Now().Add(5 * time.Second)
+	for !processStopped(pid) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("broker %d (pid %d) did not stop within 5s of SIGSTOP", b.ID, pid)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return nil
+}
+
+// processStopped reports whether every thread of pid is in the stopped state ('T' in /proc/PID/task/TID/stat).
+func processStopped(pid int) bool {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil || len(tasks) == 0 {
+		return false
+	}
+	for _, task := range tasks {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
+		if err != nil {
+			return false
+		}
+		// The state follows the command name, which is in parentheses and may itself contain spaces.
+		i := strings.LastIndexByte(string(stat), ')')
+		if i < 0 || i+2 >= len(stat) || (stat[i+2] != 'T' && stat[i+2] != 't') {
+			return false
+		}
+	}
+	return true
+}
 
 // Resume continues a paused broker (SIGCONT).
 func (b *Broker) Resume() error { return b.signal(syscall.SIGCONT) }
