@@ -37,6 +37,7 @@ var tools = map[string]tool{
 	"kafka-dump-log":                   stdio(admin.DumpLogMain),
 	"kafka-delete-records":             stdio(admin.DeleteRecordsMain),
 	"kafka-get-offsets":                stdio(admin.GetOffsetsMain),
+	"kafka-consumer-groups":            stdio(admin.ConsumerGroupsMain),
 }
 
 func stdio(fn func(args []string, stdin io.Reader, stdout, stderr io.Writer) int) tool {
