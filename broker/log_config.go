@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/zkafka/zkafka/log"
 )
@@ -54,9 +56,18 @@ func validateTopicConfigs(cfgs map[string]string) error {
 		case "segment.bytes", "retention.bytes", "retention.ms", "segment.ms", "max.message.bytes",
 			"index.interval.bytes", "segment.index.bytes", "flush.messages", "flush.ms", "min.insync.replicas",
 			"segment.jitter.ms", "file.delete.delay.ms", "message.timestamp.before.max.ms",
-			"message.timestamp.after.max.ms", "message.timestamp.difference.max.ms":
+			"message.timestamp.after.max.ms", "message.timestamp.difference.max.ms",
+			"delete.retention.ms", "min.compaction.lag.ms", "max.compaction.lag.ms":
 			if _, err := strconv.ParseInt(v, 10, 64); err != nil {
 				return fmt.Errorf("Invalid value %s for configuration %s: Not a number of type LONG", v, k)
+			}
+		case "min.cleanable.dirty.ratio":
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return fmt.Errorf("Invalid value %s for configuration %s: Not a number of type DOUBLE", v, k)
+			}
+			if f < 0 || f > 1 {
+				return fmt.Errorf("Invalid value %s for configuration %s: Value must be no more than 1", v, k)
 			}
 		case "message.timestamp.type":
 			if v != "CreateTime" && v != "LogAppendTime" {
@@ -93,6 +104,10 @@ func (c *Config) logConfig(overrides map[string]string) log.Config {
 	lc.CompressionType = c.CompressionType
 	lc.SegmentJitterMs = c.LogRollJitterMs
 	lc.FileDeleteDelayMs = c.LogSegmentDeleteDelayMs
+	lc.DeleteRetentionMs = c.longProp("log.cleaner.delete.retention.ms", lc.DeleteRetentionMs)
+	lc.MinCleanableDirtyRatio = c.doubleProp("log.cleaner.min.cleanable.ratio", lc.MinCleanableDirtyRatio)
+	lc.MinCompactionLagMs = c.longProp("log.cleaner.min.compaction.lag.ms", lc.MinCompactionLagMs)
+	lc.MaxCompactionLagMs = c.longProp("log.cleaner.max.compaction.lag.ms", lc.MaxCompactionLagMs)
 	before, after, diff := c.LogTimestampBeforeMaxMs, c.LogTimestampAfterMaxMs, c.LogTimestampDifferenceMaxMs
 	num := func(k string, set func(int64)) {
 		if v, ok := overrides[k]; ok {
@@ -112,6 +127,14 @@ func (c *Config) logConfig(overrides map[string]string) log.Config {
 	num("segment.ms", func(n int64) { lc.SegmentMs = n })
 	num("segment.jitter.ms", func(n int64) { lc.SegmentJitterMs = n })
 	num("file.delete.delay.ms", func(n int64) { lc.FileDeleteDelayMs = n })
+	num("delete.retention.ms", func(n int64) { lc.DeleteRetentionMs = n })
+	num("min.compaction.lag.ms", func(n int64) { lc.MinCompactionLagMs = n })
+	num("max.compaction.lag.ms", func(n int64) { lc.MaxCompactionLagMs = n })
+	if v, ok := overrides["min.cleanable.dirty.ratio"]; ok {
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			lc.MinCleanableDirtyRatio = f
+		}
+	}
 	num("message.timestamp.before.max.ms", func(n int64) { before = n })
 	num("message.timestamp.after.max.ms", func(n int64) { after = n })
 	num("message.timestamp.difference.max.ms", func(n int64) { diff = n })
@@ -142,4 +165,47 @@ func (c *Config) minInsyncReplicas(overrides map[string]string) int {
 		}
 	}
 	return c.MinInsyncReplicas
+}
+
+// CleanerConfig derives the log cleaner's settings from the broker's log.cleaner.* properties (Kafka's
+// CleanerConfig); the broker passes it to LogManager.StartCleaner.
+func (c *Config) CleanerConfig() log.CleanerConfig {
+	cc := log.DefaultCleanerConfig()
+	cc.Enable = c.boolProp("log.cleaner.enable", cc.Enable)
+	cc.Threads = int(c.longProp("log.cleaner.threads", int64(cc.Threads)))
+	cc.DedupeBufferSize = c.longProp("log.cleaner.dedupe.buffer.size", cc.DedupeBufferSize)
+	cc.DedupeBufferLoadFactor = c.doubleProp("log.cleaner.io.buffer.load.factor", cc.DedupeBufferLoadFactor)
+	cc.IOBufferSize = int(c.longProp("log.cleaner.io.buffer.size", int64(cc.IOBufferSize)))
+	cc.Backoff = time.Duration(c.longProp("log.cleaner.backoff.ms", cc.Backoff.Milliseconds())) * time.Millisecond
+	cc.MaxMessageSize = c.MessageMaxBytes
+	return cc
+}
+
+// The log.cleaner.* properties are read here, with Kafka's defaults, rather than in NewConfig's table; a
+// malformed value falls back to the default.
+func (c *Config) longProp(key string, def int64) int64 {
+	if v, ok := c.props[key]; ok {
+		if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
+			return n
+		}
+	}
+	return def
+}
+
+func (c *Config) doubleProp(key string, def float64) float64 {
+	if v, ok := c.props[key]; ok {
+		if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+			return f
+		}
+	}
+	return def
+}
+
+func (c *Config) boolProp(key string, def bool) bool {
+	if v, ok := c.props[key]; ok {
+		if b, err := strconv.ParseBool(strings.TrimSpace(v)); err == nil {
+			return b
+		}
+	}
+	return def
 }

@@ -438,7 +438,7 @@ func (f *replicaFetcher) appendAsFollower(st *fetchState, records []byte) error 
 		// restart at the batch, as Kafka's Partition does.
 		l := st.l
 		if l.LogEndOffset() == l.LogStartOffset() && unexpected.FirstOffset < l.LogEndOffset() && unexpected.LastOffset >= l.LogEndOffset() {
-			if err = l.TruncateFullyAndStartAt(unexpected.FirstOffset); err == nil {
+			if err = f.rm.logs.TruncateFullyAndStartAt(l, unexpected.FirstOffset); err == nil {
 				_, err = l.AppendAsFollower(records)
 			}
 		}
@@ -556,7 +556,8 @@ func (f *replicaFetcher) truncateTo(tp topicPartition, st *fetchState, offset in
 	}
 	if offset < st.l.LogEndOffset() {
 		f.logf("info", "Truncating partition %s from log end offset %d to offset %d", tp, st.l.LogEndOffset(), offset)
-		if _, err := st.l.TruncateTo(offset); err != nil {
+		// Through the LogManager: cleaning of the log pauses and its cleaner checkpoint moves back with it.
+		if _, err := f.rm.logs.TruncateTo(st.l, offset); err != nil {
 			return err
 		}
 	}
@@ -625,7 +626,7 @@ func (f *replicaFetcher) handleOutOfRange(tp topicPartition, st *fetchState) {
 		p := st.p
 		p.mu.RLock()
 		if p.leader == f.key.leader && p.leaderEpoch == st.leaderEpoch {
-			err = st.l.TruncateFullyAndStartAt(leaderStart)
+			err = f.rm.logs.TruncateFullyAndStartAt(st.l, leaderStart)
 		} else {
 			err = errNotLeader
 		}

@@ -34,6 +34,20 @@ type Config struct {
 	FileDeleteDelayMs int64
 	CleanupPolicy     string // cleanup.policy ("delete")
 	CompressionType   string // compression.type; only "producer" works now
+	// DeleteRetentionMs is delete.retention.ms (86400000): how long the
+	// cleaner keeps a tombstone after it first saw it (the batch's delete
+	// horizon is set to that time plus this).
+	DeleteRetentionMs int64
+	// MinCleanableDirtyRatio is min.cleanable.dirty.ratio (0.5): the share
+	// of a compacted log's bytes that must be dirty before it is cleaned.
+	MinCleanableDirtyRatio float64
+	// MinCompactionLagMs is min.compaction.lag.ms (0): a segment whose
+	// largest timestamp is younger than this is not cleaned yet.
+	MinCompactionLagMs int64
+	// MaxCompactionLagMs is max.compaction.lag.ms (Long.MAX): a dirty
+	// segment whose first batch is older than this is cleaned whatever the
+	// dirty ratio.
+	MaxCompactionLagMs int64
 }
 
 // DefaultConfig returns Kafka 3.7's topic-level defaults.
@@ -55,6 +69,10 @@ func DefaultConfig() Config {
 		FileDeleteDelayMs:           60000,
 		CleanupPolicy:               "delete",
 		CompressionType:             "producer",
+		DeleteRetentionMs:           86400000,
+		MinCleanableDirtyRatio:      0.5,
+		MinCompactionLagMs:          0,
+		MaxCompactionLagMs:          math.MaxInt64,
 	}
 }
 

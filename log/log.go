@@ -208,6 +208,9 @@ func openLog(dir, topic string, partition int32, cfg Config, opts loadOptions, l
 // scanDir removes leftovers Kafka would remove on load and returns the base
 // offsets of the .log files found.
 func (l *Log) scanDir() ([]int64, error) {
+	if err := l.completeCleanerSwaps(); err != nil { // cleaner_swap.go
+		return nil, err
+	}
 	entries, err := os.ReadDir(l.dir)
 	if err != nil {
 		return nil, err
@@ -219,8 +222,8 @@ func (l *Log) scanDir() ([]int64, error) {
 		switch {
 		case strings.HasSuffix(name, ".deleted"), strings.HasSuffix(name, ".cleaned"),
 			strings.HasSuffix(name, ".swap"), strings.HasSuffix(name, ".tmp"):
-			// Compaction and retention are not here yet; nothing of ours is
-			// ever mid-swap, so these can only be debris.
+			// completeCleanerSwaps finished or removed the cleaner's files;
+			// what is left is debris.
 			l.logger.Warnf("Deleting stray file %s", name)
 			if err := os.Remove(filepath.Join(l.dir, name)); err != nil {
 				return nil, err

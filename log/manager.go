@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -44,6 +45,8 @@ type LogManager struct {
 	// ckptMu serializes checkpoint writes: scheduled tasks and Shutdown
 	// share each file's .tmp name.
 	ckptMu sync.Mutex
+	// cleaner is the log cleaner once StartCleaner ran (cleaner_manager.go).
+	cleaner atomic.Pointer[logCleaner]
 }
 
 // NewLogManager creates the dirs, locks each (failing if another process
@@ -311,6 +314,7 @@ func (m *LogManager) DeleteLog(topic string, partition int32) error {
 	if !ok {
 		return nil
 	}
+	m.forgetCleaning(l)
 	if err := l.Close(); err != nil && !errors.Is(err, ErrLogClosed) {
 		m.logger.WithError(err).Warnf("Error closing log %s before deletion", tp)
 	}
@@ -395,6 +399,7 @@ func (m *LogManager) Shutdown() error {
 	m.shutdown = true
 	m.mu.Unlock()
 	m.stopSchedulers()
+	m.StopCleaner()
 	logs := m.AllLogs()
 	failed := map[string]bool{}
 	var errs []error
