@@ -41,6 +41,9 @@ func (s *Server) handleProduce(ctx context.Context, nreq *network.Request, respo
 				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			case recordsErr != nil:
 				rp.ErrorCode, rp.ErrorMessage = errorCode(recordsErr), errMessage(recordsErr)
+			case isInternalTopic(t.Topic) && clientIDOf(nreq) != adminClientID:
+				// ReplicaManager.appendToLocalLog: only the admin client may write to an internal topic.
+				rp.ErrorCode = kerr.InvalidTopicException.Code
 			default:
 				res := s.replicas.appendRecords(tp, p.Records, acks)
 				rp.ErrorCode = errorCode(res.err)
@@ -72,24 +75,7 @@ func (s *Server) handleProduce(ctx context.Context, nreq *network.Request, respo
 		return
 	}
 	// acks=all: wait until the HW passes every appended batch (all ISR members have it) or timeout.ms.
-	satisfied := func(w pending) (done bool, code int16) {
-		p := s.replicas.partition(w.tp)
-		if p == nil {
-			return true, kerr.NotLeaderForPartition.Code
-		}
-		l, _, err := p.leaderLog(-1)
-		if err != nil {
-			return true, errorCode(err)
-		}
-		if l.HighWatermark() > w.lastOff {
-			isr, minISR := p.inSyncReplicas()
-			if len(isr) < minISR {
-				return true, kerr.NotEnoughReplicasAfterAppend.Code
-			}
-			return true, 0
-		}
-		return false, 0
-	}
+	satisfied := func(w pending) (bool, int16) { return s.replicas.acksAllSatisfied(w.tp, w.lastOff) }
 	tps := make([]topicPartition, len(waits))
 	for i, w := range waits {
 		tps[i] = w.tp
@@ -105,6 +91,36 @@ func (s *Server) handleProduce(ctx context.Context, nreq *network.Request, respo
 		}
 		respond(resp)
 	})
+}
+
+// adminClientID is AdminUtils.ADMIN_CLIENT_ID, the one client id allowed to produce to internal topics.
+const adminClientID = "__admin_client"
+
+// isInternalTopic is Kafka's Topic.isInternal.
+func isInternalTopic(topic string) bool {
+	return topic == "__consumer_offsets" || topic == "__transaction_state"
+}
+
+// acksAllSatisfied is DelayedProduce's check for one partition: done once the high watermark passed lastOffset
+// (with NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR then is below min.insync.replicas), or at once with the error
+// of a partition this broker no longer leads.
+func (rm *ReplicaManager) acksAllSatisfied(tp topicPartition, lastOffset int64) (done bool, code int16) {
+	p := rm.partition(tp)
+	if p == nil {
+		return true, kerr.NotLeaderForPartition.Code
+	}
+	l, _, err := p.leaderLog(-1)
+	if err != nil {
+		return true, errorCode(err)
+	}
+	if l.HighWatermark() > lastOffset {
+		isr, minISR := p.inSyncReplicas()
+		if len(isr) < minISR {
+			return true, kerr.NotEnoughReplicasAfterAppend.Code
+		}
+		return true, 0
+	}
+	return false, 0
 }
 
 // validateProduceRecords applies Kafka's ProduceRequest.validateRecords: v3+ carries exactly one magic-2 batch,

@@ -8,6 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/zkafka/zkafka/coordinator"
 	"github.com/zkafka/zkafka/network"
 	"github.com/zkafka/zkafka/zkutils"
 )
@@ -57,6 +58,7 @@ func (s *Server) handleMetadata(ctx context.Context, nreq *network.Request, resp
 		}
 		n := name
 		mt.Topic = &n
+		mt.IsInternal = isInternalTopic(name)
 		ct, ok := s.cache.topic(name)
 		if !ok {
 			mt.ErrorCode = s.maybeAutoCreate(name, allowAuto && !all)
@@ -64,7 +66,6 @@ func (s *Server) handleMetadata(ctx context.Context, nreq *network.Request, resp
 			continue
 		}
 		mt.TopicID = ct.id
-		mt.IsInternal = name == "__consumer_offsets" || name == "__transaction_state"
 		mt.AuthorizedOperations = -2147483648
 		parts := make([]int32, 0, len(ct.partitions))
 		for p := range ct.partitions {
@@ -103,6 +104,10 @@ func (s *Server) maybeAutoCreate(name string, allowed bool) int16 {
 	}
 	if marked, _ := s.zk.IsTopicMarkedForDeletion(name); marked {
 		return kerr.UnknownTopicOrPartition.Code
+	}
+	if name == coordinator.OffsetsTopic {
+		// AutoTopicCreationManager.creatableTopic: the internal topic gets its own partitions, RF and configs.
+		return s.createOffsetsTopic()
 	}
 	rf := s.cfg.DefaultReplicationFactor
 	err := s.createTopic(name, s.cfg.NumPartitions, rf, nil, map[string]string{})

@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/zkafka/zkafka/coordinator"
 	"github.com/zkafka/zkafka/network"
 )
 
@@ -64,7 +65,11 @@ func (s *Server) handleLeaderAndIsr(ctx context.Context, nreq *network.Request, 
 		for _, l := range req.LiveLeaders {
 			addrs[l.BrokerID] = net.JoinHostPort(l.Host, strconv.Itoa(int(l.Port)))
 		}
+		before := s.offsetsPartitionRoles(states)
 		codes = s.replicas.becomeLeaderOrFollower(states, addrs)
+		// Before answering, as Kafka does under its replica state change lock: the controller's next request
+		// for these partitions must find the coordinator already told.
+		s.onOffsetsLeadershipChange(states, codes, before)
 		applied := 0
 		for _, c := range codes {
 			if c == 0 {
@@ -98,4 +103,51 @@ func (s *Server) handleLeaderAndIsr(ctx context.Context, nreq *network.Request, 
 		resp.Topics[i].Partitions = append(resp.Topics[i].Partitions, rp)
 	}
 	respond(resp)
+}
+
+// offsetsRole is what this broker was for a __consumer_offsets partition before a LeaderAndIsr.
+type offsetsRole struct {
+	leader bool
+	epoch  int32
+}
+
+// offsetsPartitionRoles records, for the __consumer_offsets partitions of a LeaderAndIsr, whether this broker led
+// them and at which leader epoch, so that the change can be told to the group coordinator afterwards.
+func (s *Server) offsetsPartitionRoles(states []leaderAndIsrState) map[int32]offsetsRole {
+	var roles map[int32]offsetsRole
+	for _, st := range states {
+		if st.tp.Topic != coordinator.OffsetsTopic {
+			continue
+		}
+		if roles == nil {
+			roles = map[int32]offsetsRole{}
+		}
+		r := offsetsRole{epoch: -1}
+		if p := s.replicas.partition(st.tp); p != nil {
+			p.mu.RLock()
+			r = offsetsRole{leader: p.isLeaderLocked(), epoch: p.leaderEpoch}
+			p.mu.RUnlock()
+		}
+		roles[st.tp.Partition] = r
+	}
+	return roles
+}
+
+// onOffsetsLeadershipChange is RequestHandlerHelper.onLeadershipChange for the group coordinator, with Kafka's
+// notion of a change: a partition this broker now leads and did not lead before is loaded (Partition.makeLeader
+// returned isNewLeader), a partition it follows under a new leader epoch is unloaded (makeFollower returned
+// isNewLeaderEpoch). It runs after the partitions changed and with no broker lock held: loading reads the log.
+func (s *Server) onOffsetsLeadershipChange(states []leaderAndIsrState, codes map[topicPartition]int16, before map[int32]offsetsRole) {
+	for _, st := range states {
+		if st.tp.Topic != coordinator.OffsetsTopic || codes[st.tp] != 0 {
+			continue
+		}
+		was := before[st.tp.Partition]
+		switch {
+		case st.leader == s.cfg.BrokerID && !was.leader:
+			s.coord.OnElection(st.tp.Partition, st.leaderEpoch)
+		case st.leader != s.cfg.BrokerID && st.leaderEpoch > was.epoch:
+			s.coord.OnResignation(st.tp.Partition, st.leaderEpoch)
+		}
+	}
 }

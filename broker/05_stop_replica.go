@@ -6,6 +6,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/zkafka/zkafka/coordinator"
 	"github.com/zkafka/zkafka/network"
 )
 
@@ -25,6 +26,15 @@ func (s *Server) handleStopReplica(ctx context.Context, nreq *network.Request, r
 		rp.Topic, rp.Partition = topic, partition
 		rp.ErrorCode = s.replicas.stopReplica(topicPartition{Topic: topic, Partition: partition}, leaderEpoch, del)
 		resp.Partitions = append(resp.Partitions, rp)
+		if rp.ErrorCode == 0 && del && topic == coordinator.OffsetsTopic {
+			// KafkaApis.handleStopReplicaRequest: a reassignment away from this broker sends no LeaderAndIsr here,
+			// so the coordinator's groups of the partition are dropped now.
+			epoch := leaderEpoch
+			if epoch < 0 {
+				epoch = -1
+			}
+			s.coord.OnResignation(partition, epoch)
+		}
 	}
 	for _, t := range req.Topics {
 		switch {

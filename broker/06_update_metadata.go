@@ -21,5 +21,37 @@ func (s *Server) handleUpdateMetadata(ctx context.Context, nreq *network.Request
 		return
 	}
 	s.cache.update(req)
+	if deleted := deletedTopics(req); len(deleted) > 0 {
+		// KafkaApis.handleUpdateMetadataRequest → GroupCoordinator.onPartitionsDeleted: offsets of deleted topics go.
+		s.coord.OnTopicsDeleted(deleted)
+	}
 	respond(resp)
 }
+
+// deletedTopics lists, once each and in request order, the topics of partitions an UpdateMetadata marks as being
+// deleted (leader -2, LeaderAndIsr.LeaderDuringDelete).
+func deletedTopics(req *kmsg.UpdateMetadataRequest) []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(topic string, leader int32) {
+		if leader == leaderDuringDelete && !seen[topic] {
+			seen[topic] = true
+			out = append(out, topic)
+		}
+	}
+	if req.Version >= 5 {
+		for _, t := range req.TopicStates {
+			for _, p := range t.PartitionStates {
+				add(t.Topic, p.Leader)
+			}
+		}
+	} else {
+		for _, p := range req.PartitionStates {
+			add(p.Topic, p.Leader)
+		}
+	}
+	return out
+}
+
+// leaderDuringDelete is LeaderAndIsr.LeaderDuringDelete: the leader the controller sends for a topic being deleted.
+const leaderDuringDelete = -2

@@ -83,6 +83,21 @@ type Config struct {
 	LogFlushOffsetCheckpointInterval                     time.Duration
 	LogFlushStartOffsetCheckpointInterval                time.Duration
 	CompressionType                                      string
+
+	// The group coordinator and __consumer_offsets (KafkaConfig's offsets.* and group.* keys).
+	OffsetsTopicPartitions        int32
+	OffsetsTopicReplicationFactor int16
+	OffsetsTopicSegmentBytes      int64
+	OffsetsRetention              time.Duration // offsets.retention.minutes
+	OffsetsRetentionCheckInterval time.Duration
+	OffsetCommitRequiredAcks      int16
+	OffsetCommitTimeout           time.Duration
+	OffsetMetadataMaxBytes        int
+	OffsetsLoadBufferSize         int
+	GroupMinSessionTimeout        time.Duration
+	GroupMaxSessionTimeout        time.Duration
+	GroupInitialRebalanceDelay    time.Duration
+	GroupMaxSize                  int
 }
 
 // Default server.properties values, from Kafka 3.7's KafkaConfig defaults.
@@ -144,6 +159,19 @@ var defaults = map[string]string{
 	"log.flush.offset.checkpoint.interval.ms":       "60000",
 	"log.flush.start.offset.checkpoint.interval.ms": "60000",
 	"compression.type":                              "producer",
+	"offsets.topic.num.partitions":                  "50",
+	"offsets.topic.replication.factor":              "3",
+	"offsets.topic.segment.bytes":                   "104857600",
+	"offsets.retention.minutes":                     "10080",
+	"offsets.retention.check.interval.ms":           "600000",
+	"offsets.commit.required.acks":                  "-1",
+	"offsets.commit.timeout.ms":                     "5000",
+	"offset.metadata.max.bytes":                     "4096",
+	"offsets.load.buffer.size":                      "5242880",
+	"group.min.session.timeout.ms":                  "6000",
+	"group.max.session.timeout.ms":                  "1800000",
+	"group.initial.rebalance.delay.ms":              "3000",
+	"group.max.size":                                "2147483647",
 }
 
 // LoadConfig reads a server.properties file and applies overrides ("k=v").
@@ -335,6 +363,7 @@ func NewConfig(props map[string]string) (*Config, error) {
 	c.LogFlushOffsetCheckpointInterval = log.DurationFromMs(p.int("log.flush.offset.checkpoint.interval.ms"))
 	c.LogFlushStartOffsetCheckpointInterval = log.DurationFromMs(p.int("log.flush.start.offset.checkpoint.interval.ms"))
 	c.CompressionType = p.str("compression.type")
+	c.parseGroupCoordinator(p)
 	if c.NumIOThreads < 1 {
 		p.fail("num.io.threads", strconv.Itoa(c.NumIOThreads))
 	}
@@ -448,4 +477,38 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// parseGroupCoordinator reads the offsets.* and group.* keys with Kafka's validators (atLeast(1) where KafkaConfig
+// has one, and offsets.commit.required.acks within [-1, offsets.topic.replication.factor]).
+func (c *Config) parseGroupCoordinator(p *parser) {
+	atLeast := func(key string, minimum int64) int64 {
+		v := p.int(key)
+		if v < minimum {
+			p.fail(key, p.str(key))
+		}
+		return v
+	}
+	c.OffsetsTopicPartitions = int32(atLeast("offsets.topic.num.partitions", 1))
+	short := func(key string, v int64) int64 {
+		if v < math.MinInt16 || v > math.MaxInt16 {
+			p.fail(key, p.str(key))
+		}
+		return v
+	}
+	c.OffsetsTopicReplicationFactor = int16(short("offsets.topic.replication.factor", atLeast("offsets.topic.replication.factor", 1)))
+	c.OffsetsTopicSegmentBytes = atLeast("offsets.topic.segment.bytes", 1)
+	c.OffsetsRetention = time.Duration(atLeast("offsets.retention.minutes", 1)) * time.Minute
+	c.OffsetsRetentionCheckInterval = time.Duration(atLeast("offsets.retention.check.interval.ms", 1)) * time.Millisecond
+	c.OffsetCommitRequiredAcks = int16(short("offsets.commit.required.acks", p.int("offsets.commit.required.acks")))
+	c.OffsetCommitTimeout = time.Duration(atLeast("offsets.commit.timeout.ms", 1)) * time.Millisecond
+	c.OffsetMetadataMaxBytes = int(p.int("offset.metadata.max.bytes"))
+	c.OffsetsLoadBufferSize = int(atLeast("offsets.load.buffer.size", 1))
+	c.GroupMinSessionTimeout = p.ms("group.min.session.timeout.ms")
+	c.GroupMaxSessionTimeout = p.ms("group.max.session.timeout.ms")
+	c.GroupInitialRebalanceDelay = p.ms("group.initial.rebalance.delay.ms")
+	c.GroupMaxSize = int(atLeast("group.max.size", 1))
+	if p.err == nil && (c.OffsetCommitRequiredAcks < -1 || c.OffsetCommitRequiredAcks > c.OffsetsTopicReplicationFactor) {
+		p.err = fmt.Errorf("offsets.commit.required.acks must be greater or equal -1 and less or equal to offsets.topic.replication.factor")
+	}
 }

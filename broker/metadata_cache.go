@@ -246,3 +246,28 @@ func (c *metadataCache) allPartitionsHaveLeaders(name string, n int) bool {
 	}
 	return true
 }
+
+// partitionLeaderNode is the live leader of a partition and its address on a listener (MetadataCache's
+// getPartitionInfo then getAliveBrokerNode). topicKnown is false when the topic is not cached; ok is false
+// when the partition has no leader that is alive and reachable on the listener.
+func (c *metadataCache) partitionLeaderNode(topic string, partition int32, listener string) (id int32, addr hostPort, topicKnown, ok bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	t, topicKnown := c.topics[topic]
+	if !topicKnown {
+		return -1, hostPort{}, false, false
+	}
+	pm, found := t.partitions[partition]
+	if !found || pm.leader < 0 {
+		return -1, hostPort{}, true, false
+	}
+	b, alive := c.brokers[pm.leader]
+	if !alive {
+		return -1, hostPort{}, true, false
+	}
+	ep, reachable := b.endpoints[listener]
+	if !reachable {
+		return -1, hostPort{}, true, false
+	}
+	return pm.leader, ep, true, true
+}

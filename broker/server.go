@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/zkafka/zkafka/controller"
+	"github.com/zkafka/zkafka/coordinator"
 	"github.com/zkafka/zkafka/log"
 	"github.com/zkafka/zkafka/network"
 	"github.com/zkafka/zkafka/zkutils"
@@ -40,6 +41,10 @@ type Server struct {
 	cache         *metadataCache
 	replicas      *ReplicaManager
 	fetchSessions *fetchSessionCache
+	coord         *coordinator.Coordinator
+	groupLog      *groupLog
+
+	offsetsCreation offsetsTopicCreation
 
 	stopping     chan struct{}
 	ready        chan struct{}  // closed when start-up is complete: requests are served from then on
@@ -115,9 +120,18 @@ func (s *Server) Startup() (err error) {
 		sched.InitialDelay = s.cfg.LogRetentionCheckInterval
 	}
 	s.logs.StartSchedulers(sched)
+	if err := s.logs.StartCleaner(s.cfg.CleanerConfig()); err != nil {
+		return fmt.Errorf("starting the log cleaner: %w", err)
+	}
 	s.replicas = newReplicaManager(s.cfg.BrokerID, s.cfg, s.logs, s.logger.WithField("component", "replica-manager"),
 		s.zk.GetTopicConfig, s.cache.isBrokerAlive, s.zk, s.interBrokerEndpoint)
 	s.fetchSessions = newFetchSessionCache(s.cfg.MaxIncrementalFetchSessions, s.cache.topicName)
+	offsetsPartitions, err := s.offsetsTopicPartitionCount()
+	if err != nil {
+		return fmt.Errorf("reading the partition count of %s: %w", coordinator.OffsetsTopic, err)
+	}
+	s.groupLog = newGroupLog(s.replicas, s.cache, s.cfg)
+	s.coord = coordinator.New(s.cfg.coordinatorConfig(offsetsPartitions, s.logger.WithField("component", "group-coordinator")), s.groupLog)
 
 	listeners, err := network.ParseListeners(s.cfg.Listeners)
 	if err != nil {
@@ -169,6 +183,7 @@ func (s *Server) Startup() (err error) {
 	})
 	s.ctrl.Startup()
 	s.replicas.startup()
+	s.coord.Startup()
 	s.goAttach(s.watchSession)
 	s.goAttach(s.checkpointHighWatermarks)
 	s.goAttach(s.sweepPurgatories)
@@ -307,8 +322,16 @@ func (s *Server) Shutdown() {
 		if s.net != nil {
 			s.net.Shutdown()
 		}
+		// As KafkaServer.shutdown: the group coordinator stops before the ReplicaManager, whose shutdown then
+		// completes the coordinator's parked appends.
+		if s.coord != nil {
+			s.coord.Shutdown()
+		}
 		if s.replicas != nil {
 			s.replicas.shutdown()
+		}
+		if s.groupLog != nil {
+			s.groupLog.close()
 		}
 		if s.ctrl != nil {
 			s.ctrl.Shutdown()
