@@ -11,6 +11,9 @@ type AppendInfo struct {
 	LogStartOffset          int64
 	NumRecords              int
 	MaxTimestamp            int64
+	// Duplicate: the batch repeats one of its producer's last five; nothing
+	// was appended and the offsets are the original ones.
+	Duplicate bool
 }
 
 // AppendAsLeader validates records (one or more concatenated magic-2 record
@@ -21,22 +24,39 @@ type AppendInfo struct {
 // LogAppendTime topics maxTimestamp and the timestamp-type bit are set and
 // the CRC recomputed. Nothing is appended if any batch is invalid; the
 // caller's slice may be modified in place either way.
+//
+// Batches of idempotent or transactional producers are checked against
+// the producer state (producer_append.go); a retry of one of a producer's
+// last five batches appends nothing and returns the original offsets with
+// Duplicate set.
 func (l *Log) AppendAsLeader(records []byte, leaderEpoch int32) (AppendInfo, error) {
+	return l.appendAsLeader(records, leaderEpoch, originClient)
+}
+
+func (l *Log) appendAsLeader(records []byte, leaderEpoch int32, origin appendOrigin) (AppendInfo, error) {
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()
 	if l.closed {
 		return AppendInfo{}, ErrLogClosed
 	}
-	cfg := l.cfg
 	now := l.now().UnixMilli()
-	opts := cfg.ValidateOptions(now)
-	if info, ok, err := l.appendOverlappedLocked(records, leaderEpoch, opts); ok {
+	opts := l.cfg.ValidateOptions(now)
+	if info, ok, err := l.appendOverlappedLocked(records, leaderEpoch, opts, origin); ok {
 		return info, err
 	}
 	sum, err := ValidateBatches(records, opts)
 	if err != nil {
 		return AppendInfo{}, fmt.Errorf("append to %s: %w", l, err)
 	}
+	return l.appendValidLocked(records, leaderEpoch, origin, sum, now)
+}
+
+// appendValidLocked is the leader append after validation: offsets,
+// leader epoch and LogAppendTime are stamped, the producer state is
+// checked, the bytes written and the state committed. Caller holds
+// appendMu.
+func (l *Log) appendValidLocked(records []byte, leaderEpoch int32, origin appendOrigin, sum BatchesSummary, now int64) (AppendInfo, error) {
+	cfg := l.cfg
 	if int64(len(records)) > cfg.SegmentBytes {
 		return AppendInfo{}, fmt.Errorf("%w: append of %d bytes to %s exceeds segment.bytes %d",
 			ErrRecordListTooLarge, len(records), l, cfg.SegmentBytes)
@@ -60,6 +80,13 @@ func (l *Log) AppendAsLeader(records []byte, leaderEpoch int32) (AppendInfo, err
 		pos += n
 	}
 	info.LastOffset = next - 1
+	upd, err := l.analyzeProducersLocked(records, -1, origin)
+	if err != nil {
+		return AppendInfo{}, fmt.Errorf("append to %s: %w", l, err)
+	}
+	if upd.duplicate {
+		return l.duplicateInfo(upd.dup), nil
+	}
 	if leaderEpoch >= 0 {
 		// Before the write, as UnifiedLog.append: every batch carries
 		// leaderEpoch, so the first one is the only candidate.
@@ -68,6 +95,9 @@ func (l *Log) AppendAsLeader(records []byte, leaderEpoch int32) (AppendInfo, err
 		}
 	}
 	if err := l.appendLocked(records, info.FirstOffset, info.LastOffset, info.MaxTimestamp, now); err != nil {
+		return AppendInfo{}, err
+	}
+	if err := l.commitProducersLocked(upd, info.LastOffset); err != nil {
 		return AppendInfo{}, err
 	}
 	info.LogStartOffset = l.logStart.Load()
@@ -81,7 +111,9 @@ func (l *Log) AppendAsLeader(records []byte, leaderEpoch int32) (AppendInfo, err
 // last batch (a leader's read cut at maxBytes, as FileRecords.slice does)
 // is dropped and the whole batches before it are appended; records holding
 // no whole batch append nothing and return FirstOffset = LastOffset = -1.
-// Each batch's partitionLeaderEpoch enters the leader-epoch cache.
+// Each batch's partitionLeaderEpoch enters the leader-epoch cache, and
+// producer batches and transaction markers update the producer state
+// without being checked.
 func (l *Log) AppendAsFollower(records []byte) (AppendInfo, error) {
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()
@@ -118,10 +150,17 @@ func (l *Log) AppendAsFollower(records []byte) (AppendInfo, error) {
 		return AppendInfo{}, &UnexpectedAppendOffsetError{Partition: l.String(), FirstOffset: first, LastOffset: last, LogEndOffset: leo}
 	}
 	info := AppendInfo{FirstOffset: first, LastOffset: last, LogAppendTime: -1, NumRecords: sum.NumRecords, MaxTimestamp: sum.MaxTimestamp}
+	upd, err := l.analyzeProducersLocked(records, -1, originReplication)
+	if err != nil {
+		return AppendInfo{}, fmt.Errorf("follower append to %s: %w", l, err)
+	}
 	if err := l.assignBatchEpochsLocked(records); err != nil {
 		return AppendInfo{}, err
 	}
 	if err := l.appendLocked(records, first, last, sum.MaxTimestamp, l.now().UnixMilli()); err != nil {
+		return AppendInfo{}, err
+	}
+	if err := l.commitProducersLocked(upd, last); err != nil {
 		return AppendInfo{}, err
 	}
 	info.LogStartOffset = l.logStart.Load()
@@ -178,6 +217,7 @@ func (l *Log) rollLocked(newBase int64) (*segment, error) {
 		}
 		l.initSegment(s)
 		l.segments[len(l.segments)-1] = s
+		l.snapshotAtRollLocked(newBase)
 		return s, nil
 	}
 	s, err := createSegment(l.dir, newBase, l.cfg)
@@ -193,9 +233,15 @@ func (l *Log) rollLocked(newBase int64) (*segment, error) {
 		return nil, err
 	}
 	l.logger.Debugf("Rolled new log segment at offset %d", newBase)
+	// Taken before the append that caused the roll changes the state, so
+	// the snapshot describes exactly the offsets below newBase.
+	snap := l.snapshotAtRollLocked(newBase)
 	l.bg.Add(1)
 	go func() {
 		defer l.bg.Done()
+		if err := syncSnapshotIfAny(snap); err != nil {
+			l.logger.WithError(err).Error("Error flushing producer snapshot")
+		}
 		if err := l.flushUpTo(newBase); err != nil {
 			l.logger.WithError(err).Error("Error flushing rolled segment")
 		}

@@ -75,6 +75,7 @@ func (l *Log) replaceWithCleaned(c *cleanedSegment, old []*segment, expect []seg
 		}
 		s.deletePaths = kept
 	}
+	errs = append(errs, c.seg.adoptTxnIndexes(l.dir, old))
 	for _, x := range []*mmapIndex{c.seg.index, c.seg.timeIndex} {
 		errs = append(errs, x.rename(strings.TrimSuffix(x.currentPath(), swapSuffix)))
 	}

@@ -48,6 +48,19 @@ type Config struct {
 	// segment whose first batch is older than this is cleaned whatever the
 	// dirty ratio.
 	MaxCompactionLagMs int64
+	// ProducerIDExpirationMs is the broker's producer.id.expiration.ms
+	// (86400000): a producer idle this long without an open transaction is
+	// forgotten by the partition.
+	ProducerIDExpirationMs int64
+}
+
+// producerIDExpirationMs is ProducerIDExpirationMs, with Kafka's default
+// for a Config that does not set it (Kafka requires at least 1).
+func (c Config) producerIDExpirationMs() int64 {
+	if c.ProducerIDExpirationMs <= 0 {
+		return 86400000
+	}
+	return c.ProducerIDExpirationMs
 }
 
 // DefaultConfig returns Kafka 3.7's topic-level defaults.
@@ -73,6 +86,7 @@ func DefaultConfig() Config {
 		MinCleanableDirtyRatio:      0.5,
 		MinCompactionLagMs:          0,
 		MaxCompactionLagMs:          math.MaxInt64,
+		ProducerIDExpirationMs:      86400000,
 	}
 }
 

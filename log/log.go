@@ -48,6 +48,10 @@ type Log struct {
 	// read by anyone.
 	epochs *epochCache
 
+	// ps is the producer state (producer_*.go): changed under appendMu,
+	// read by anyone through its own lock.
+	ps *producerState
+
 	// delMu guards pendingDeletes: segments retention took out of the list
 	// whose .deleted files go after file.delete.delay.ms (retention.go).
 	delMu          sync.Mutex
@@ -140,6 +144,7 @@ func openLog(dir, topic string, partition int32, cfg Config, opts loadOptions, l
 	l := &Log{topic: topic, partition: partition, dir: dir, cfg: cfg, now: now,
 		logger: logger.WithField("partition", fmt.Sprintf("%s-%d", topic, partition))}
 	l.lastFlushMs = now().UnixMilli()
+	l.ps = newProducerState()
 	l.epochs = newEpochCache(dir, l.logger)
 	bases, err := l.scanDir()
 	if err != nil {
@@ -173,11 +178,13 @@ func openLog(dir, topic string, partition int32, cfg Config, opts loadOptions, l
 	for _, s := range l.segments {
 		l.initSegment(s)
 	}
+	recoveredFrom := int64(math.MaxInt64)
 	if !opts.cleanShutdown {
 		if err := l.recoverFrom(max(opts.recoveryPoint, 0), cuts); err != nil {
 			l.closeSegments()
 			return nil, err
 		}
+		recoveredFrom = l.segments[max(l.segmentFor(max(opts.recoveryPoint, 0)), 0)].base
 	}
 	leo, err := l.loadLogEnd()
 	restarted := false
@@ -198,6 +205,15 @@ func openLog(dir, topic string, partition int32, cfg Config, opts loadOptions, l
 	if err := l.loadEpochCache(opts, restarted); err != nil {
 		l.closeSegments()
 		return nil, err
+	}
+	if restarted {
+		err = l.truncateFullyProducersLocked(leo)
+	} else {
+		err = l.loadProducerStateLocked(recoveredFrom)
+	}
+	if err != nil {
+		l.closeSegments()
+		return nil, fmt.Errorf("log: load producer state of %s: %w", l, err)
 	}
 	if opts.highWatermark >= 0 {
 		l.SetHighWatermark(opts.highWatermark)
@@ -232,7 +248,7 @@ func (l *Log) scanDir() ([]int64, error) {
 			if base, ok := parseBase(name, logSuffix); ok {
 				logs[base] = true
 			}
-		case strings.HasSuffix(name, indexSuffix), strings.HasSuffix(name, timeIndexSuffix):
+		case strings.HasSuffix(name, indexSuffix), strings.HasSuffix(name, timeIndexSuffix), strings.HasSuffix(name, txnIndexSuffix):
 			indexes = append(indexes, name)
 		}
 	}
@@ -329,7 +345,10 @@ func (l *Log) Close() error {
 	}
 	l.bg.Wait()
 	l.finishPendingDeletes()
-	err := l.flushUpTo(l.leo.Load())
+	// A snapshot at the log end makes the next load instant (UnifiedLog.close).
+	l.ps.mapEnd = max(l.ps.mapEnd, l.leo.Load())
+	_, err := l.ps.takeSnapshot(l.dir, true)
+	err = errors.Join(err, l.flushUpTo(l.leo.Load()))
 	l.mu.Lock()
 	l.closed = true
 	err = errors.Join(err, l.closeSegments())

@@ -66,7 +66,12 @@ func runStartedWrite() {
 // (LogAppendTime rewrites them), and when a pre-scan finds whole batches
 // whose base offsets are all 0: then assigning offsets before validation
 // changes nothing the validator would report. Caller holds appendMu.
-func (l *Log) appendOverlappedLocked(records []byte, leaderEpoch int32, opts ValidateOptions) (info AppendInfo, ok bool, err error) {
+//
+// Producer batches are checked against the producer state before the write
+// starts; a batch that fails the check, or a duplicate, leaves the append
+// to the sequential path, so that a corrupt batch is reported as Kafka
+// reports it (validation comes first there).
+func (l *Log) appendOverlappedLocked(records []byte, leaderEpoch int32, opts ValidateOptions, origin appendOrigin) (info AppendInfo, ok bool, err error) {
 	cfg := l.cfg
 	if len(records) < overlapMinBytes || opts.LogAppendTime || int64(len(records)) > cfg.SegmentBytes ||
 		runtime.GOMAXPROCS(0) < 2 {
@@ -90,6 +95,10 @@ func (l *Log) appendOverlappedLocked(records []byte, leaderEpoch int32, opts Val
 	last := next - 1
 	seg := l.activeSegment()
 	if seg.shouldRoll(cfg, len(records), last, maxTs, opts.Now) {
+		return info, false, nil
+	}
+	upd, perr := l.analyzeProducersLocked(records, first, origin)
+	if perr != nil || upd.duplicate {
 		return info, false, nil
 	}
 
@@ -136,6 +145,9 @@ func (l *Log) appendOverlappedLocked(records []byte, leaderEpoch int32, opts Val
 		return AppendInfo{}, true, err
 	}
 	if err := l.publishLocked(last, opts.Now); err != nil {
+		return AppendInfo{}, true, err
+	}
+	if err := l.commitProducersLocked(upd, last); err != nil {
 		return AppendInfo{}, true, err
 	}
 	info.LogStartOffset = l.logStart.Load()

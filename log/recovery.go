@@ -110,6 +110,12 @@ func openSegmentFiles(dir string, base, nextBase int64, cfg Config, active bool)
 		f.Close()
 		return nil, nil, err
 	}
+	if s.txn, err = openTxnIndex(segmentPath(dir, base, txnIndexSuffix)); err != nil {
+		s.index.close()
+		s.timeIndex.close()
+		f.Close()
+		return nil, nil, err
+	}
 	for _, p := range []func() error{
 		func() error { return p1 },
 		func() error { return p2 },

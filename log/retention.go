@@ -55,6 +55,7 @@ func (l *Log) maybeIncrementLogStartOffsetLocked(offset int64, reason string) (b
 	}
 	l.flushMu.Unlock()
 	l.logger.Infof("Incremented log start offset to %d due to %s", offset, reason)
+	l.onLogStartIncrementedLocked(offset)
 	if l.epochs.truncateFromStart(offset) {
 		if err := l.epochs.write(); err != nil {
 			return true, err
@@ -178,6 +179,7 @@ func (l *Log) deleteOldSegmentsLocked(pred func(s, next *segment) bool, logReaso
 	for _, s := range toDelete {
 		errs = append(errs, s.renameDeleted())
 	}
+	errs = append(errs, l.markSegmentSnapshotsDeletedLocked(toDelete))
 	l.scheduleDelete(toDelete)
 	if _, err := l.maybeIncrementLogStartOffsetLocked(l.segments[0].base, reasonSegmentDeletion); err != nil {
 		errs = append(errs, err)
@@ -247,7 +249,11 @@ func (s *segment) lastModified() int64 {
 
 // filePaths are the segment's files under their usual names.
 func (s *segment) filePaths() []string {
-	return []string{s.log.Name(), s.index.path, s.timeIndex.path}
+	paths := []string{s.log.Name(), s.index.path, s.timeIndex.path}
+	if s.txn != nil {
+		paths = append(paths, s.txn.currentPath())
+	}
+	return paths
 }
 
 // renameDeleted renames the segment's files with the .deleted suffix
@@ -265,6 +271,12 @@ func (s *segment) renameDeleted() error {
 		{logName, func(to string) error { return os.Rename(logName, to) }},
 		{s.index.path, s.index.rename},
 		{s.timeIndex.path, s.timeIndex.rename},
+	}
+	if s.txn != nil {
+		files = append(files, struct {
+			path   string
+			rename func(to string) error
+		}{s.txn.currentPath(), s.txn.rename})
 	}
 	for _, f := range files {
 		to := f.path + deletedSuffix

@@ -15,16 +15,20 @@ type SchedulerConfig struct {
 	RecoveryPointCheckpointInterval  time.Duration // log.flush.offset.checkpoint.interval.ms (60000)
 	LogStartOffsetCheckpointInterval time.Duration // log.flush.start.offset.checkpoint.interval.ms (60000)
 	InitialDelay                     time.Duration // LogManager.InitialTaskDelayMs (30000)
+	// ProducerIDExpirationCheckInterval is
+	// producer.id.expiration.check.interval.ms (600000).
+	ProducerIDExpirationCheckInterval time.Duration
 }
 
 // DefaultSchedulerConfig returns Kafka 3.7's defaults.
 func DefaultSchedulerConfig() SchedulerConfig {
 	return SchedulerConfig{
-		RetentionCheckInterval:           DurationFromMs(300000),
-		FlushCheckInterval:               DurationFromMs(math.MaxInt64),
-		RecoveryPointCheckpointInterval:  DurationFromMs(60000),
-		LogStartOffsetCheckpointInterval: DurationFromMs(60000),
-		InitialDelay:                     DurationFromMs(30000),
+		RetentionCheckInterval:            DurationFromMs(300000),
+		FlushCheckInterval:                DurationFromMs(math.MaxInt64),
+		RecoveryPointCheckpointInterval:   DurationFromMs(60000),
+		LogStartOffsetCheckpointInterval:  DurationFromMs(60000),
+		InitialDelay:                      DurationFromMs(30000),
+		ProducerIDExpirationCheckInterval: DurationFromMs(600000),
 	}
 }
 
@@ -50,7 +54,8 @@ type schedulers struct {
 
 // StartSchedulers starts the retention, flush, recovery-point checkpoint
 // and log-start-offset checkpoint tasks, each first run after
-// cfg.InitialDelay and then every period. Calling it again, or after
+// cfg.InitialDelay and then every period, and the producer-id expiration
+// check, first run after its own period. Calling it again, or after
 // Shutdown, does nothing.
 func (m *LogManager) StartSchedulers(cfg SchedulerConfig) {
 	m.sched.mu.Lock()
@@ -67,6 +72,8 @@ func (m *LogManager) StartSchedulers(cfg SchedulerConfig) {
 	m.every("kafka-log-flusher", cfg.InitialDelay, cfg.FlushCheckInterval, m.flushDirtyLogs)
 	m.every("kafka-recovery-point-checkpoint", cfg.InitialDelay, cfg.RecoveryPointCheckpointInterval, m.CheckpointRecoveryPoints)
 	m.every("kafka-log-start-offset-checkpoint", cfg.InitialDelay, cfg.LogStartOffsetCheckpointInterval, m.CheckpointLogStartOffsets)
+	// Kafka schedules it per log, first run one interval after creation.
+	m.every("PeriodicProducerExpirationCheck", cfg.ProducerIDExpirationCheckInterval, cfg.ProducerIDExpirationCheckInterval, m.expireProducers)
 }
 
 // every runs task after initial and then period after each run ends, until

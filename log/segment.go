@@ -21,7 +21,8 @@ func segmentPath(dir string, base int64, suffix string) string {
 }
 
 // segment is one .log file with its offset and time indexes (LogSegment).
-// The transaction index and producer snapshots join it in a later issue.
+// Its transaction index (txn_index.go) exists as a file only once an
+// aborted transaction's marker lands in it.
 //
 // size is published after each append so readers can bound their reads
 // without a lock; the other mutable fields belong to the append path.
@@ -31,6 +32,7 @@ type segment struct {
 	size      atomic.Int64
 	index     *mmapIndex
 	timeIndex *mmapIndex
+	txn       *txnIndex
 
 	bytesSinceLastIndexEntry int
 	// maxTimestamp / offsetOfMaxTimestamp: the largest batch timestamp seen
@@ -61,7 +63,7 @@ func createSegment(dir string, base int64, cfg Config) (*segment, error) {
 		return nil, fmt.Errorf("log: segment %s already exists with %d bytes", path, st.Size())
 	}
 	// Stale index files from a removed segment would be read as ours.
-	for _, sfx := range []string{indexSuffix, timeIndexSuffix} {
+	for _, sfx := range []string{indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 		if err := os.Remove(segmentPath(dir, base, sfx)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, err
 		}
@@ -148,6 +150,9 @@ func (s *segment) flush() error {
 	if err := s.index.sync(); err != nil {
 		return err
 	}
+	if err := s.txn.sync(); err != nil {
+		return err
+	}
 	return s.timeIndex.sync()
 }
 
@@ -156,7 +161,7 @@ func (s *segment) close() error {
 	if s.timeIndex.writable {
 		errs = append(errs, s.timeIndex.maybeAppendTime(s.maxTimestamp, s.offsetOfMaxTimestamp, true))
 	}
-	errs = append(errs, s.index.close(), s.timeIndex.close(), s.log.Close())
+	errs = append(errs, s.index.close(), s.timeIndex.close(), s.txn.close(), s.log.Close())
 	return errors.Join(errs...)
 }
 
@@ -168,7 +173,7 @@ func (s *segment) close() error {
 // touched through it; unlinking them is harmless, as both are doomed and
 // open descriptors and mappings outlive the names.
 func (s *segment) remove() error {
-	err := errors.Join(s.index.unmap(), s.timeIndex.unmap(), s.log.Close())
+	err := errors.Join(s.index.unmap(), s.timeIndex.unmap(), s.txn.close(), s.log.Close())
 	paths := s.deletePaths
 	if paths == nil {
 		paths = s.filePaths()

@@ -3,6 +3,7 @@ package log
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 )
 
@@ -114,6 +115,9 @@ func (l *Log) truncateToLocked(offset int64) error {
 		l.scheduleDelete(doomed)
 	}
 	errs = append(errs, l.truncateEpochsFromEndLocked(offset))
+	// The state is rebuilt from the newest snapshot at or below offset;
+	// the ones above it (with the doomed segments') are deleted.
+	errs = append(errs, l.rebuildProducerStateLocked(offset, math.MaxInt64))
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("log: truncate %s to %d: %w", l, offset, err)
 	}
@@ -147,7 +151,7 @@ func (l *Log) truncateFullyLocked(offset int64) error {
 	l.flushMu.Unlock()
 	l.scheduleDelete(old)
 	l.epochs.clear()
-	errs = append(errs, l.epochs.write())
+	errs = append(errs, l.epochs.write(), l.truncateFullyProducersLocked(offset))
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("log: truncate %s fully at %d: %w", l, offset, err)
 	}
@@ -176,6 +180,9 @@ func (s *segment) truncateTo(offset, cut int64, reactivate bool, cfg Config, now
 	}
 	s.index.truncateEntries(int64(keepOffsets))
 	s.timeIndex.truncateEntries(int64(keepTimes))
+	if err := s.txn.truncateTo(offset); err != nil {
+		return err
+	}
 	if cut < s.size.Load() {
 		if err := s.truncateBytes(cut); err != nil {
 			return err
