@@ -2,7 +2,7 @@
 // kafka-console-producer, kafka-console-consumer, kafka-broker-api-versions,
 // the producer/consumer perf tests, kafka-e2e-latency, kafka-leader-election,
 // kafka-preferred-replica-election, kafka-delete-records, kafka-get-offsets,
-// kafka-consumer-groups and kafka-dump-log, each behind one *Main entry point that cmd/zkafka
+// kafka-consumer-groups, kafka-transactions and kafka-dump-log, each behind one *Main entry point that cmd/zkafka
 // dispatches to.
 //
 // The tools speak to the cluster only through the Kafka protocol using
@@ -17,6 +17,7 @@
 // Flags, messages and output formats follow Kafka 3.7.0's tool classes
 // (TopicCommand, ConsoleProducer, ConsoleConsumer, BrokerApiVersionsCommand,
 // ProducerPerformance, ConsumerPerformance, LeaderElectionCommand,
-// DeleteRecordsCommand, GetOffsetShell, ConsumerGroupCommand, DumpLogSegments). Formatting is kept
+// DeleteRecordsCommand, GetOffsetShell, ConsumerGroupCommand, TransactionsCommand,
+// DumpLogSegments). Formatting is kept
 // in pure functions so it can be tested without a cluster.
 package admin

@@ -38,6 +38,7 @@ var tools = map[string]tool{
 	"kafka-delete-records":             stdio(admin.DeleteRecordsMain),
 	"kafka-get-offsets":                stdio(admin.GetOffsetsMain),
 	"kafka-consumer-groups":            stdio(admin.ConsumerGroupsMain),
+	"kafka-transactions":               stdio(admin.TransactionsMain),
 }
 
 func stdio(fn func(args []string, stdin io.Reader, stdout, stderr io.Writer) int) tool {

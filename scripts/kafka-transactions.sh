@@ -1,0 +1,2 @@
+#!/usr/bin/env bash
+exec "$(dirname "$0")/zkafka-run-class.sh" kafka-transactions "$@"
