@@ -18,6 +18,16 @@ func (s *Server) handleProduce(ctx context.Context, nreq *network.Request, respo
 	req := nreq.Body.(*kmsg.ProduceRequest)
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	acks := req.Acks
+	if req.TransactionID == nil && hasTransactionalBatch(req) {
+		// KafkaApis.handleProduceRequest: transactional records need a transactional id the principal may write
+		// to; without one the whole request fails.
+		if acks == 0 {
+			respond(nil) // getErrorResponse: a producer with acks=0 wants no response
+			return
+		}
+		respond(produceErrorResponse(req, kerr.TransactionalIDAuthorizationFailed.Code))
+		return
+	}
 
 	type pending struct {
 		tp      topicPartition
@@ -37,7 +47,7 @@ func (s *Server) handleProduce(ctx context.Context, nreq *network.Request, respo
 			switch {
 			case acks != 0 && acks != 1 && acks != -1:
 				rp.ErrorCode = kerr.InvalidRequiredAcks.Code
-			case !s.cache.contains(t.Topic):
+			case !s.cache.partitionExists(t.Topic, p.Partition):
 				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			case recordsErr != nil:
 				rp.ErrorCode, rp.ErrorMessage = errorCode(recordsErr), errMessage(recordsErr)
@@ -56,6 +66,10 @@ func (s *Server) handleProduce(ctx context.Context, nreq *network.Request, respo
 					if acks == -1 {
 						waits = append(waits, pending{tp: tp, ti: len(resp.Topics), pi: len(rt.Partitions), lastOff: res.info.LastOffset})
 					}
+				case rp.ErrorCode == kerr.UnknownTopicOrPartition.Code:
+					// ReplicaManager.getPartitionOrException: a topic the metadata knows but this broker holds no
+					// replica of means the client's metadata is stale.
+					rp.ErrorCode = kerr.NotLeaderForPartition.Code
 				case rp.ErrorCode == kerr.UnknownServerError.Code:
 					s.logger.Errorf("Error processing append operation on partition %s-%d: %v", t.Topic, p.Partition, res.err)
 				case rp.ErrorCode == kerr.CorruptMessage.Code || rp.ErrorCode == kerr.InvalidRecord.Code:
@@ -91,6 +105,36 @@ func (s *Server) handleProduce(ctx context.Context, nreq *network.Request, respo
 		}
 		respond(resp)
 	})
+}
+
+// hasTransactionalBatch is RequestUtils.hasTransactionalRecords: any batch with the transactional attribute.
+func hasTransactionalBatch(req *kmsg.ProduceRequest) bool {
+	for _, t := range req.Topics {
+		for _, p := range t.Partitions {
+			// v3+ carries one magic-2 batch per partition; the attributes are bytes 21-22.
+			if len(p.Records) >= 23 && p.Records[16] == 2 && binary.BigEndian.Uint16(p.Records[21:23])&0x10 != 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// produceErrorResponse is ProduceRequest.getErrorResponse: every partition gets the error.
+func produceErrorResponse(req *kmsg.ProduceRequest, code int16) *kmsg.ProduceResponse {
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	for _, t := range req.Topics {
+		rt := kmsg.NewProduceResponseTopic()
+		rt.Topic = t.Topic
+		for _, p := range t.Partitions {
+			rp := kmsg.NewProduceResponseTopicPartition()
+			rp.Partition, rp.ErrorCode = p.Partition, code
+			rp.BaseOffset, rp.LogAppendTime, rp.LogStartOffset = -1, -1, -1
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return resp
 }
 
 // adminClientID is AdminUtils.ADMIN_CLIENT_ID, the one client id allowed to produce to internal topics.

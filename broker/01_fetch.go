@@ -32,6 +32,8 @@ func (s *Server) handleFetch(ctx context.Context, nreq *network.Request, respond
 		replicaID = req.ReplicaState.ID
 	}
 	isFollower := replicaID >= 0
+	// Followers read to the log end whatever isolation they send; read_committed consumers to the LSO.
+	isolation := fetchIsolationOf(isFollower, req.IsolationLevel)
 
 	session, sessErr := s.fetchSessions.resolve(req)
 	if sessErr != 0 {
@@ -82,7 +84,7 @@ func (s *Server) handleFetch(ctx context.Context, nreq *network.Request, respond
 				rp.DivergingEpoch = div
 				if l := s.replicas.partition(fp.tp); l != nil {
 					if lg, _, err := l.leaderLog(-1); err == nil {
-						rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = lg.HighWatermark(), lg.HighWatermark(), lg.LogStartOffset()
+						rp.HighWatermark, rp.LastStableOffset, rp.LogStartOffset = lg.HighWatermark(), lg.LastStableOffset(), lg.LogStartOffset()
 					}
 				}
 			} else {
@@ -90,11 +92,20 @@ func (s *Server) handleFetch(ctx context.Context, nreq *network.Request, respond
 				if limit > remaining {
 					limit = remaining
 				}
-				res := s.replicas.read(fp.tp, fp.offset, limit, fp.leaderEpoch, isFollower, minOne)
+				res := s.replicas.read(fp.tp, fp.offset, limit, fp.leaderEpoch, isolation, minOne)
 				rp.ErrorCode = errorCode(res.err)
 				rp.HighWatermark = res.info.HighWatermark
-				rp.LastStableOffset = res.info.HighWatermark
+				// Kafka reports the LSO whatever the isolation level.
+				rp.LastStableOffset = res.lso
 				rp.LogStartOffset = res.info.LogStartOffset
+				if res.err == nil && res.aborted != nil {
+					rp.AbortedTransactions = make([]kmsg.FetchResponseTopicPartitionAbortedTransaction, 0, len(res.aborted))
+					for _, a := range res.aborted {
+						at := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+						at.ProducerID, at.FirstOffset = a.ProducerID, a.FirstOffset
+						rp.AbortedTransactions = append(rp.AbortedTransactions, at)
+					}
+				}
 				if res.err == nil && res.info.Size > 0 {
 					sp = network.Splice{Tag: network.NewSpliceTag(), Regions: make([]network.FileRegion, len(res.info.Regions))}
 					for i, r := range res.info.Regions {
@@ -145,18 +156,17 @@ func (s *Server) handleFetch(ctx context.Context, nreq *network.Request, respond
 			if err != nil {
 				return 0, true
 			}
-			end := l.HighWatermark()
-			if isFollower {
-				end = l.LogEndOffset()
-			}
-			if fp.offset > end || fp.offset < l.LogStartOffset() {
+			// DelayedFetch's end offset: read_committed waits on the LSO, which markers and HW moves advance
+			// (both touch the partition's key in the purgatory).
+			end := fetchEnd(l, isolation)
+			if fp.offset > l.LogEndOffset() || fp.offset < l.LogStartOffset() {
 				return 0, true // out of range: answer with the error now
 			}
 			if end > fp.offset {
 				if req.MinBytes <= 1 {
 					return 1, true
 				}
-				res := s.replicas.read(fp.tp, fp.offset, int(fp.maxBytes), fp.leaderEpoch, isFollower, false)
+				res := s.replicas.read(fp.tp, fp.offset, int(fp.maxBytes), fp.leaderEpoch, isolation, false)
 				bytes += int(res.info.Size)
 			}
 		}

@@ -38,7 +38,7 @@ func (s *Server) handleListOffsets(ctx context.Context, nreq *network.Request, r
 				rt.Partitions = append(rt.Partitions, rp)
 				continue
 			}
-			found, ok, err := s.listOffset(tp, p.Timestamp, p.CurrentLeaderEpoch, req.ReplicaID)
+			found, ok, err := s.listOffset(tp, p.Timestamp, p.CurrentLeaderEpoch, req.ReplicaID, req.IsolationLevel)
 			switch {
 			case err != nil:
 				rp.ErrorCode = errorCode(err)
@@ -80,7 +80,7 @@ func duplicateListOffsetsPartitions(topics []kmsg.ListOffsetsRequestTopic) map[t
 
 // listOffset is Partition.fetchOffsetForTimestamp: ok=false means "no such offset" (answered with offset -1 and
 // no error).
-func (s *Server) listOffset(tp topicPartition, timestamp int64, currentLeaderEpoch, replicaID int32) (log.TimestampOffset, bool, error) {
+func (s *Server) listOffset(tp topicPartition, timestamp int64, currentLeaderEpoch, replicaID int32, isolationLevel int8) (log.TimestampOffset, bool, error) {
 	part := s.replicas.partition(tp)
 	if part == nil {
 		if s.cache.contains(tp.Topic) {
@@ -92,12 +92,15 @@ func (s *Server) listOffset(tp topicPartition, timestamp int64, currentLeaderEpo
 	if err != nil {
 		return log.TimestampOffset{}, false, err
 	}
-	// A client must not learn of offsets it cannot fetch yet. Kafka bounds read_committed clients
-	// (isolation level 1) by the last stable offset; until transactions exist the LSO equals the high
-	// watermark, so both isolation levels use the HW here. Replicas and tools are bounded by the log end.
+	// A client must not learn of offsets it cannot fetch yet: read_uncommitted clients are bounded by the high
+	// watermark, read_committed ones (isolation level 1) by the last stable offset. Replicas and tools are
+	// bounded by the log end.
 	lastFetchable := l.LogEndOffset()
 	if replicaID == listOffsetsConsumerReplica {
 		lastFetchable = l.HighWatermark()
+		if isolationLevel == 1 {
+			lastFetchable = l.LastStableOffset()
+		}
 	}
 	// Clients send -3 (max timestamp) only from v7 and -4 (earliest local) only from v8, but like Kafka 3.7 the
 	// broker does not check the version: both are served on any version. Without tiered storage the local log

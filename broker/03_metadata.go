@@ -109,6 +109,9 @@ func (s *Server) maybeAutoCreate(name string, allowed bool) int16 {
 		// AutoTopicCreationManager.creatableTopic: the internal topic gets its own partitions, RF and configs.
 		return s.createOffsetsTopic()
 	}
+	if name == coordinator.TxnTopic {
+		return s.createTxnTopic()
+	}
 	rf := s.cfg.DefaultReplicationFactor
 	err := s.createTopic(name, s.cfg.NumPartitions, rf, nil, map[string]string{})
 	switch {

@@ -105,22 +105,28 @@ func (s *Server) handleLeaderAndIsr(ctx context.Context, nreq *network.Request, 
 	respond(resp)
 }
 
-// offsetsRole is what this broker was for a __consumer_offsets partition before a LeaderAndIsr.
+// offsetsRole is what this broker was for a coordinator partition (__consumer_offsets or __transaction_state)
+// before a LeaderAndIsr.
 type offsetsRole struct {
 	leader bool
 	epoch  int32
 }
 
-// offsetsPartitionRoles records, for the __consumer_offsets partitions of a LeaderAndIsr, whether this broker led
-// them and at which leader epoch, so that the change can be told to the group coordinator afterwards.
-func (s *Server) offsetsPartitionRoles(states []leaderAndIsrState) map[int32]offsetsRole {
-	var roles map[int32]offsetsRole
+// isCoordinatorTopic tells whether a topic's leadership is followed by a coordinator.
+func isCoordinatorTopic(topic string) bool {
+	return topic == coordinator.OffsetsTopic || topic == coordinator.TxnTopic
+}
+
+// offsetsPartitionRoles records, for the coordinator partitions of a LeaderAndIsr, whether this broker led them
+// and at which leader epoch, so that the change can be told to the coordinators afterwards.
+func (s *Server) offsetsPartitionRoles(states []leaderAndIsrState) map[topicPartition]offsetsRole {
+	var roles map[topicPartition]offsetsRole
 	for _, st := range states {
-		if st.tp.Topic != coordinator.OffsetsTopic {
+		if !isCoordinatorTopic(st.tp.Topic) {
 			continue
 		}
 		if roles == nil {
-			roles = map[int32]offsetsRole{}
+			roles = map[topicPartition]offsetsRole{}
 		}
 		r := offsetsRole{epoch: -1}
 		if p := s.replicas.partition(st.tp); p != nil {
@@ -128,26 +134,37 @@ func (s *Server) offsetsPartitionRoles(states []leaderAndIsrState) map[int32]off
 			r = offsetsRole{leader: p.isLeaderLocked(), epoch: p.leaderEpoch}
 			p.mu.RUnlock()
 		}
-		roles[st.tp.Partition] = r
+		roles[st.tp] = r
 	}
 	return roles
 }
 
-// onOffsetsLeadershipChange is RequestHandlerHelper.onLeadershipChange for the group coordinator, with Kafka's
-// notion of a change: a partition this broker now leads and did not lead before is loaded (Partition.makeLeader
-// returned isNewLeader), a partition it follows under a new leader epoch is unloaded (makeFollower returned
-// isNewLeaderEpoch). It runs after the partitions changed and with no broker lock held: loading reads the log.
-func (s *Server) onOffsetsLeadershipChange(states []leaderAndIsrState, codes map[topicPartition]int16, before map[int32]offsetsRole) {
+// coordinatorLeadership is what the broker tells a coordinator about its partitions.
+type coordinatorLeadership interface {
+	OnElection(p, epoch int32)
+	OnResignation(p, epoch int32)
+}
+
+// onOffsetsLeadershipChange is RequestHandlerHelper.onLeadershipChange for the group and transaction
+// coordinators, with Kafka's notion of a change: a partition this broker now leads and did not lead before is
+// loaded (Partition.makeLeader returned isNewLeader), a partition it follows under a new leader epoch is unloaded
+// (makeFollower returned isNewLeaderEpoch). It runs after the partitions changed and with no broker lock held:
+// loading reads the log.
+func (s *Server) onOffsetsLeadershipChange(states []leaderAndIsrState, codes map[topicPartition]int16, before map[topicPartition]offsetsRole) {
 	for _, st := range states {
-		if st.tp.Topic != coordinator.OffsetsTopic || codes[st.tp] != 0 {
+		if !isCoordinatorTopic(st.tp.Topic) || codes[st.tp] != 0 {
 			continue
 		}
-		was := before[st.tp.Partition]
+		var c coordinatorLeadership = s.coord
+		if st.tp.Topic == coordinator.TxnTopic {
+			c = s.txnCoord
+		}
+		was := before[st.tp]
 		switch {
 		case st.leader == s.cfg.BrokerID && !was.leader:
-			s.coord.OnElection(st.tp.Partition, st.leaderEpoch)
+			c.OnElection(st.tp.Partition, st.leaderEpoch)
 		case st.leader != s.cfg.BrokerID && st.leaderEpoch > was.epoch:
-			s.coord.OnResignation(st.tp.Partition, st.leaderEpoch)
+			c.OnResignation(st.tp.Partition, st.leaderEpoch)
 		}
 	}
 }

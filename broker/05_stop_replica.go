@@ -26,14 +26,18 @@ func (s *Server) handleStopReplica(ctx context.Context, nreq *network.Request, r
 		rp.Topic, rp.Partition = topic, partition
 		rp.ErrorCode = s.replicas.stopReplica(topicPartition{Topic: topic, Partition: partition}, leaderEpoch, del)
 		resp.Partitions = append(resp.Partitions, rp)
-		if rp.ErrorCode == 0 && del && topic == coordinator.OffsetsTopic {
+		if rp.ErrorCode == 0 && del && isCoordinatorTopic(topic) {
 			// KafkaApis.handleStopReplicaRequest: a reassignment away from this broker sends no LeaderAndIsr here,
-			// so the coordinator's groups of the partition are dropped now.
+			// so the coordinator's groups (or transactions) of the partition are dropped now.
 			epoch := leaderEpoch
 			if epoch < 0 {
 				epoch = -1
 			}
-			s.coord.OnResignation(partition, epoch)
+			if topic == coordinator.TxnTopic {
+				s.txnCoord.OnResignation(partition, epoch)
+			} else {
+				s.coord.OnResignation(partition, epoch)
+			}
 		}
 	}
 	for _, t := range req.Topics {

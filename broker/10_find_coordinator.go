@@ -16,7 +16,8 @@ import (
 )
 
 // FindCoordinator v0–v3 (one key) and v4 (batched keys, KIP-699): the coordinator of a group is the leader of its
-// __consumer_offsets partition (KafkaApis.getCoordinator). A missing internal topic is created and the client
+// __consumer_offsets partition, that of a transactional id the leader of its __transaction_state partition
+// (KafkaApis.getCoordinator). A missing internal topic is created and the client
 // told COORDINATOR_NOT_AVAILABLE until it has leaders.
 func init() { register(10, 0, 4, (*Server).handleFindCoordinator) }
 
@@ -76,16 +77,17 @@ func setOldCoordinator(resp *kmsg.FindCoordinatorResponse, code int16, id int32,
 }
 
 // findCoordinator is KafkaApis.getCoordinator for one key: the leader of the key's partition of the internal
-// topic, reachable on the request's listener.
+// topic (__consumer_offsets for groups, __transaction_state for transactional ids), reachable on the request's
+// listener.
 func (s *Server) findCoordinator(keyType int8, key, listener string) (int16, int32, hostPort) {
 	none := hostPort{host: "", port: -1}
+	topic, partition, create := coordinator.OffsetsTopic, s.coord.PartitionFor(key), s.createOffsetsTopic
 	if keyType == coordinatorTypeTransaction {
-		return kerr.CoordinatorNotAvailable.Code, -1, none // the transaction coordinator does not exist yet
+		topic, partition, create = coordinator.TxnTopic, s.txnCoord.PartitionFor(key), s.createTxnTopic
 	}
-	partition := s.coord.PartitionFor(key)
-	id, addr, known, ok := s.cache.partitionLeaderNode(coordinator.OffsetsTopic, partition, listener)
+	id, addr, known, ok := s.cache.partitionLeaderNode(topic, partition, listener)
 	if !known {
-		s.createOffsetsTopic()
+		create()
 		return kerr.CoordinatorNotAvailable.Code, -1, none
 	}
 	if !ok {
@@ -94,8 +96,9 @@ func (s *Server) findCoordinator(keyType int8, key, listener string) (int16, int
 	return 0, id, addr
 }
 
-// offsetsTopicCreation keeps concurrent FindCoordinators from creating __consumer_offsets twice at once
-// (AutoTopicCreationManager's inflightTopics) and rate-limits the warning about too few brokers.
+// offsetsTopicCreation keeps concurrent FindCoordinators from creating an internal topic twice at once
+// (AutoTopicCreationManager's inflightTopics) and rate-limits the warning about too few brokers; the server has
+// one for each internal topic.
 type offsetsTopicCreation struct {
 	mu       sync.Mutex
 	inflight bool
@@ -107,24 +110,36 @@ type offsetsTopicCreation struct {
 const rfWarnEvery = 5 * time.Second
 
 // createOffsetsTopic creates __consumer_offsets with offsets.topic.num.partitions, offsets.topic.replication.factor
-// and the coordinator's topic configs (GroupCoordinator.groupMetadataTopicConfigs), written to ZooKeeper from this
-// broker as ZK-mode auto-creation does. With fewer live brokers than the replication factor it creates nothing:
-// the RF is not capped, so a cluster still starting does not end up with an under-replicated offsets topic. It
-// returns the error code a Metadata response gives the topic.
+// and the coordinator's topic configs (GroupCoordinator.groupMetadataTopicConfigs). It returns the error code a
+// Metadata response gives the topic.
 func (s *Server) createOffsetsTopic() int16 {
-	c := &s.offsetsCreation
+	return s.createInternalTopic(&s.offsetsCreation, coordinator.OffsetsTopic, s.cfg.OffsetsTopicPartitions,
+		s.cfg.OffsetsTopicReplicationFactor, offsetsTopicConfigs(s.cfg), "the offsets topic", "offsets.topic.replication.factor")
+}
+
+// createTxnTopic creates __transaction_state with transaction.state.log.num.partitions,
+// transaction.state.log.replication.factor and TransactionStateManager.transactionTopicConfigs.
+func (s *Server) createTxnTopic() int16 {
+	return s.createInternalTopic(&s.txnCreation, coordinator.TxnTopic, s.cfg.TxnLogPartitions,
+		s.cfg.TxnLogReplicationFactor, txnTopicConfigs(s.cfg), "the transactions state topic", "transaction.state.log.replication.factor")
+}
+
+// createInternalTopic writes an internal topic to ZooKeeper from this broker, as ZK-mode auto-creation does. With
+// fewer live brokers than the replication factor it creates nothing: the RF is not capped, so a cluster still
+// starting does not end up with an under-replicated internal topic.
+func (s *Server) createInternalTopic(c *offsetsTopicCreation, topic string, partitions int32, rf int16,
+	configs map[string]string, what, rfKey string) int16 {
 	c.mu.Lock()
 	if c.inflight {
 		c.mu.Unlock()
 		return kerr.UnknownTopicOrPartition.Code
 	}
-	rf := s.cfg.OffsetsTopicReplicationFactor
 	if alive := s.cache.numAliveBrokers(); alive < int(rf) {
 		if time.Since(c.lastWarn) >= rfWarnEvery {
 			c.lastWarn = time.Now()
-			s.logger.Errorf("Number of alive brokers '%d' does not meet the required replication factor '%d' for the offsets topic "+
-				"(configured via 'offsets.topic.replication.factor'). This error can be ignored if the cluster is starting up "+
-				"and not all brokers are up yet.", alive, rf)
+			s.logger.Errorf("Number of alive brokers '%d' does not meet the required replication factor '%d' for %s "+
+				"(configured via '%s'). This error can be ignored if the cluster is starting up "+
+				"and not all brokers are up yet.", alive, rf, what, rfKey)
 		}
 		c.mu.Unlock()
 		return kerr.InvalidReplicationFactor.Code
@@ -136,20 +151,19 @@ func (s *Server) createOffsetsTopic() int16 {
 		c.inflight = false
 		c.mu.Unlock()
 	}()
-	configs := offsetsTopicConfigs(s.cfg)
-	err := s.createTopic(coordinator.OffsetsTopic, s.cfg.OffsetsTopicPartitions, rf, nil, configs)
+	err := s.createTopic(topic, partitions, rf, nil, configs)
 	var ke *kerr.Error
 	switch {
 	case err == nil:
-		s.logger.Infof("Created topic %s with %d partitions and replication factor %d", coordinator.OffsetsTopic, s.cfg.OffsetsTopicPartitions, rf)
+		s.logger.Infof("Created topic %s with %d partitions and replication factor %d", topic, partitions, rf)
 		return kerr.LeaderNotAvailable.Code
 	case errors.Is(err, zkutils.ErrTopicExists), errors.Is(err, kerr.TopicAlreadyExists):
 		return kerr.LeaderNotAvailable.Code
 	case errors.As(err, &ke):
-		s.logger.Warnf("Creating topic %s failed: %v", coordinator.OffsetsTopic, err)
+		s.logger.Warnf("Creating topic %s failed: %v", topic, err)
 		return ke.Code
 	default:
-		s.logger.Warnf("Creating topic %s failed: %v", coordinator.OffsetsTopic, err)
+		s.logger.Warnf("Creating topic %s failed: %v", topic, err)
 		return kerr.UnknownTopicOrPartition.Code
 	}
 }
@@ -160,5 +174,16 @@ func offsetsTopicConfigs(cfg *Config) map[string]string {
 		"cleanup.policy":   "compact",
 		"compression.type": "producer",
 		"segment.bytes":    strconv.FormatInt(cfg.OffsetsTopicSegmentBytes, 10),
+	}
+}
+
+// txnTopicConfigs is TransactionStateManager.transactionTopicConfigs.
+func txnTopicConfigs(cfg *Config) map[string]string {
+	return map[string]string{
+		"unclean.leader.election.enable": "false",
+		"compression.type":               "uncompressed",
+		"cleanup.policy":                 "compact",
+		"min.insync.replicas":            strconv.Itoa(cfg.TxnLogMinISR),
+		"segment.bytes":                  strconv.FormatInt(cfg.TxnLogSegmentBytes, 10),
 	}
 }

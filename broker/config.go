@@ -98,80 +98,110 @@ type Config struct {
 	GroupMaxSessionTimeout        time.Duration
 	GroupInitialRebalanceDelay    time.Duration
 	GroupMaxSize                  int
+
+	// Idempotence and transactions (KafkaConfig's transaction.* and producer.id.* keys).
+	TxnLogPartitions                  int32 // transaction.state.log.num.partitions
+	TxnLogReplicationFactor           int16 // transaction.state.log.replication.factor
+	TxnLogMinISR                      int   // transaction.state.log.min.isr
+	TxnLogSegmentBytes                int64 // transaction.state.log.segment.bytes
+	TxnLogLoadBufferSize              int   // transaction.state.log.load.buffer.size
+	TxnMaxTimeout                     time.Duration
+	TxnAbortTimedOutInterval          time.Duration // transaction.abort.timed.out.transaction.cleanup.interval.ms
+	TransactionalIDExpiration         time.Duration // transactional.id.expiration.ms
+	TxnRemoveExpiredInterval          time.Duration // transaction.remove.expired.transaction.cleanup.interval.ms
+	ProducerIDExpirationMs            int64         // producer.id.expiration.ms
+	ProducerIDExpirationCheckInterval time.Duration // producer.id.expiration.check.interval.ms
+	// TxnPartitionVerification is transaction.partition.verification.enable: accepted, but produce does not
+	// verify partitions with the coordinator (AddPartitionsToTxn v4 is not served).
+	TxnPartitionVerification bool
+	RequestTimeout           time.Duration // request.timeout.ms: how long markers wait for acks=all
 }
 
 // Default server.properties values, from Kafka 3.7's KafkaConfig defaults.
 var defaults = map[string]string{
-	"broker.id":                                     "-1",
-	"listeners":                                     "PLAINTEXT://:9092",
-	"listener.security.protocol.map":                "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
-	"log.dirs":                                      "",
-	"log.dir":                                       "/tmp/kafka-logs",
-	"zookeeper.session.timeout.ms":                  "18000",
-	"num.io.threads":                                "8",
-	"num.network.threads":                           "3",
-	"queued.max.requests":                           "500",
-	"socket.request.max.bytes":                      "104857600",
-	"socket.send.buffer.bytes":                      "102400",
-	"socket.receive.buffer.bytes":                   "102400",
-	"connections.max.idle.ms":                       "600000",
-	"num.partitions":                                "1",
-	"default.replication.factor":                    "1",
-	"min.insync.replicas":                           "1",
-	"auto.create.topics.enable":                     "true",
-	"delete.topic.enable":                           "true",
-	"unclean.leader.election.enable":                "false",
-	"controlled.shutdown.enable":                    "true",
-	"controlled.shutdown.max.retries":               "3",
-	"controlled.shutdown.retry.backoff.ms":          "5000",
-	"auto.leader.rebalance.enable":                  "true",
-	"leader.imbalance.per.broker.percentage":        "10",
-	"leader.imbalance.check.interval.seconds":       "300",
-	"controller.socket.timeout.ms":                  "30000",
-	"message.max.bytes":                             "1048588",
-	"fetch.max.bytes":                               "57671680",
-	"replica.lag.time.max.ms":                       "30000",
-	"replica.fetch.wait.max.ms":                     "500",
-	"replica.fetch.min.bytes":                       "1",
-	"replica.fetch.max.bytes":                       "1048576",
-	"replica.fetch.response.max.bytes":              "10485760",
-	"replica.fetch.backoff.ms":                      "1000",
-	"num.replica.fetchers":                          "1",
-	"replica.socket.timeout.ms":                     "30000",
-	"replica.high.watermark.checkpoint.interval.ms": "5000",
-	"max.incremental.fetch.session.cache.slots":     "1000",
-	"log.segment.bytes":                             "1073741824",
-	"log.index.size.max.bytes":                      "10485760",
-	"log.index.interval.bytes":                      "4096",
-	"log.retention.hours":                           "168",
-	"log.retention.bytes":                           "-1",
-	"log.roll.hours":                                "168",
-	"log.cleanup.policy":                            "delete",
-	"log.flush.interval.messages":                   "9223372036854775807",
-	"log.message.timestamp.type":                    "CreateTime",
-	"log.message.timestamp.difference.max.ms":       "9223372036854775807",
-	"log.message.timestamp.before.max.ms":           "9223372036854775807",
-	"log.message.timestamp.after.max.ms":            "9223372036854775807",
-	"log.roll.jitter.hours":                         "0",
-	"log.segment.delete.delay.ms":                   "60000",
-	"log.retention.check.interval.ms":               "300000",
-	"log.flush.scheduler.interval.ms":               "9223372036854775807",
-	"log.flush.offset.checkpoint.interval.ms":       "60000",
-	"log.flush.start.offset.checkpoint.interval.ms": "60000",
-	"compression.type":                              "producer",
-	"offsets.topic.num.partitions":                  "50",
-	"offsets.topic.replication.factor":              "3",
-	"offsets.topic.segment.bytes":                   "104857600",
-	"offsets.retention.minutes":                     "10080",
-	"offsets.retention.check.interval.ms":           "600000",
-	"offsets.commit.required.acks":                  "-1",
-	"offsets.commit.timeout.ms":                     "5000",
-	"offset.metadata.max.bytes":                     "4096",
-	"offsets.load.buffer.size":                      "5242880",
-	"group.min.session.timeout.ms":                  "6000",
-	"group.max.session.timeout.ms":                  "1800000",
-	"group.initial.rebalance.delay.ms":              "3000",
-	"group.max.size":                                "2147483647",
+	"broker.id":                                                   "-1",
+	"listeners":                                                   "PLAINTEXT://:9092",
+	"listener.security.protocol.map":                              "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
+	"log.dirs":                                                    "",
+	"log.dir":                                                     "/tmp/kafka-logs",
+	"zookeeper.session.timeout.ms":                                "18000",
+	"num.io.threads":                                              "8",
+	"num.network.threads":                                         "3",
+	"queued.max.requests":                                         "500",
+	"socket.request.max.bytes":                                    "104857600",
+	"socket.send.buffer.bytes":                                    "102400",
+	"socket.receive.buffer.bytes":                                 "102400",
+	"connections.max.idle.ms":                                     "600000",
+	"num.partitions":                                              "1",
+	"default.replication.factor":                                  "1",
+	"min.insync.replicas":                                         "1",
+	"auto.create.topics.enable":                                   "true",
+	"delete.topic.enable":                                         "true",
+	"unclean.leader.election.enable":                              "false",
+	"controlled.shutdown.enable":                                  "true",
+	"controlled.shutdown.max.retries":                             "3",
+	"controlled.shutdown.retry.backoff.ms":                        "5000",
+	"auto.leader.rebalance.enable":                                "true",
+	"leader.imbalance.per.broker.percentage":                      "10",
+	"leader.imbalance.check.interval.seconds":                     "300",
+	"controller.socket.timeout.ms":                                "30000",
+	"message.max.bytes":                                           "1048588",
+	"fetch.max.bytes":                                             "57671680",
+	"replica.lag.time.max.ms":                                     "30000",
+	"replica.fetch.wait.max.ms":                                   "500",
+	"replica.fetch.min.bytes":                                     "1",
+	"replica.fetch.max.bytes":                                     "1048576",
+	"replica.fetch.response.max.bytes":                            "10485760",
+	"replica.fetch.backoff.ms":                                    "1000",
+	"num.replica.fetchers":                                        "1",
+	"replica.socket.timeout.ms":                                   "30000",
+	"replica.high.watermark.checkpoint.interval.ms":               "5000",
+	"max.incremental.fetch.session.cache.slots":                   "1000",
+	"log.segment.bytes":                                           "1073741824",
+	"log.index.size.max.bytes":                                    "10485760",
+	"log.index.interval.bytes":                                    "4096",
+	"log.retention.hours":                                         "168",
+	"log.retention.bytes":                                         "-1",
+	"log.roll.hours":                                              "168",
+	"log.cleanup.policy":                                          "delete",
+	"log.flush.interval.messages":                                 "9223372036854775807",
+	"log.message.timestamp.type":                                  "CreateTime",
+	"log.message.timestamp.difference.max.ms":                     "9223372036854775807",
+	"log.message.timestamp.before.max.ms":                         "9223372036854775807",
+	"log.message.timestamp.after.max.ms":                          "9223372036854775807",
+	"log.roll.jitter.hours":                                       "0",
+	"log.segment.delete.delay.ms":                                 "60000",
+	"log.retention.check.interval.ms":                             "300000",
+	"log.flush.scheduler.interval.ms":                             "9223372036854775807",
+	"log.flush.offset.checkpoint.interval.ms":                     "60000",
+	"log.flush.start.offset.checkpoint.interval.ms":               "60000",
+	"compression.type":                                            "producer",
+	"offsets.topic.num.partitions":                                "50",
+	"offsets.topic.replication.factor":                            "3",
+	"offsets.topic.segment.bytes":                                 "104857600",
+	"offsets.retention.minutes":                                   "10080",
+	"offsets.retention.check.interval.ms":                         "600000",
+	"offsets.commit.required.acks":                                "-1",
+	"offsets.commit.timeout.ms":                                   "5000",
+	"offset.metadata.max.bytes":                                   "4096",
+	"offsets.load.buffer.size":                                    "5242880",
+	"group.min.session.timeout.ms":                                "6000",
+	"group.max.session.timeout.ms":                                "1800000",
+	"group.initial.rebalance.delay.ms":                            "3000",
+	"group.max.size":                                              "2147483647",
+	"transaction.state.log.num.partitions":                        "50",
+	"transaction.state.log.replication.factor":                    "3",
+	"transaction.state.log.min.isr":                               "2",
+	"transaction.state.log.segment.bytes":                         "104857600",
+	"transaction.state.log.load.buffer.size":                      "5242880",
+	"transaction.max.timeout.ms":                                  "900000",
+	"transaction.abort.timed.out.transaction.cleanup.interval.ms": "10000",
+	"transactional.id.expiration.ms":                              "604800000",
+	"transaction.remove.expired.transaction.cleanup.interval.ms":  "3600000",
+	"producer.id.expiration.ms":                                   "86400000",
+	"producer.id.expiration.check.interval.ms":                    "600000",
+	"transaction.partition.verification.enable":                   "true",
+	"request.timeout.ms":                                          "30000",
 }
 
 // LoadConfig reads a server.properties file and applies overrides ("k=v").
@@ -364,6 +394,7 @@ func NewConfig(props map[string]string) (*Config, error) {
 	c.LogFlushStartOffsetCheckpointInterval = log.DurationFromMs(p.int("log.flush.start.offset.checkpoint.interval.ms"))
 	c.CompressionType = p.str("compression.type")
 	c.parseGroupCoordinator(p)
+	c.parseTransactions(p)
 	if c.NumIOThreads < 1 {
 		p.fail("num.io.threads", strconv.Itoa(c.NumIOThreads))
 	}
@@ -511,4 +542,32 @@ func (c *Config) parseGroupCoordinator(p *parser) {
 	if p.err == nil && (c.OffsetCommitRequiredAcks < -1 || c.OffsetCommitRequiredAcks > c.OffsetsTopicReplicationFactor) {
 		p.err = fmt.Errorf("offsets.commit.required.acks must be greater or equal -1 and less or equal to offsets.topic.replication.factor")
 	}
+}
+
+// parseTransactions reads the transaction.* and producer.id.* keys with KafkaConfig's validators.
+func (c *Config) parseTransactions(p *parser) {
+	atLeast := func(key string, minimum int64) int64 {
+		v := p.int(key)
+		if v < minimum {
+			p.fail(key, p.str(key))
+		}
+		return v
+	}
+	c.TxnLogPartitions = int32(atLeast("transaction.state.log.num.partitions", 1))
+	rf := atLeast("transaction.state.log.replication.factor", 1)
+	if rf > math.MaxInt16 {
+		p.fail("transaction.state.log.replication.factor", p.str("transaction.state.log.replication.factor"))
+	}
+	c.TxnLogReplicationFactor = int16(rf)
+	c.TxnLogMinISR = int(atLeast("transaction.state.log.min.isr", 1))
+	c.TxnLogSegmentBytes = atLeast("transaction.state.log.segment.bytes", 1)
+	c.TxnLogLoadBufferSize = int(atLeast("transaction.state.log.load.buffer.size", 1))
+	c.TxnMaxTimeout = time.Duration(atLeast("transaction.max.timeout.ms", 1)) * time.Millisecond
+	c.TxnAbortTimedOutInterval = time.Duration(atLeast("transaction.abort.timed.out.transaction.cleanup.interval.ms", 1)) * time.Millisecond
+	c.TransactionalIDExpiration = time.Duration(atLeast("transactional.id.expiration.ms", 1)) * time.Millisecond
+	c.TxnRemoveExpiredInterval = time.Duration(atLeast("transaction.remove.expired.transaction.cleanup.interval.ms", 1)) * time.Millisecond
+	c.ProducerIDExpirationMs = atLeast("producer.id.expiration.ms", 1)
+	c.ProducerIDExpirationCheckInterval = time.Duration(atLeast("producer.id.expiration.check.interval.ms", 1)) * time.Millisecond
+	c.TxnPartitionVerification = p.bool("transaction.partition.verification.enable")
+	c.RequestTimeout = time.Duration(atLeast("request.timeout.ms", 0)) * time.Millisecond
 }

@@ -54,6 +54,11 @@ var errorTable = []struct {
 	{log.ErrOffsetOutOfRange, kerr.OffsetOutOfRange},
 	{log.ErrUnsupportedCompressionType, kerr.UnsupportedCompressionType},
 	{zkutils.ErrTopicExists, kerr.TopicAlreadyExists},
+	{log.ErrOutOfOrderSequence, kerr.OutOfOrderSequenceNumber},
+	{log.ErrInvalidProducerEpoch, kerr.InvalidProducerEpoch},
+	{log.ErrUnknownProducerID, kerr.UnknownProducerID},
+	{log.ErrInvalidTxnState, kerr.InvalidTxnState},
+	{log.ErrTransactionCoordinatorFenced, kerr.TransactionCoordinatorFenced},
 }
 
 func errMessage(err error) *string {

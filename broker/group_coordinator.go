@@ -20,7 +20,8 @@ import (
 )
 
 // The group coordinator's wiring: its Config from server.properties, the coordinator.Log it appends to and loads
-// __consumer_offsets through, and the client identity group requests carry.
+// __consumer_offsets through (the transaction coordinator uses the same type over __transaction_state), and the
+// client identity group requests carry.
 
 // coordinatorConfig derives the coordinator's Config. partitions is the partition count of __consumer_offsets
 // as ZooKeeper has it, or -1 when the topic does not exist yet: Kafka's GroupMetadataManager takes the existing
@@ -47,15 +48,7 @@ func (c *Config) coordinatorConfig(partitions int32, logger *logrus.Entry) coord
 // offsetsTopicPartitionCount reads the partition count of an existing __consumer_offsets from ZooKeeper (-1 if
 // the topic does not exist).
 func (s *Server) offsetsTopicPartitionCount() (int32, error) {
-	as, err := s.zk.GetTopicAssignments([]string{coordinator.OffsetsTopic})
-	if err != nil {
-		return -1, err
-	}
-	a, ok := as[coordinator.OffsetsTopic]
-	if !ok {
-		return -1, nil
-	}
-	return int32(len(a.Partitions)), nil
+	return s.topicPartitionCount(coordinator.OffsetsTopic)
 }
 
 // groupClient is the identity of the connection a group request came on.
@@ -103,14 +96,16 @@ func javaHostString(nreq *network.Request) string {
 	return sb.String()
 }
 
-// groupLog is the broker's coordinator.Log: appends to __consumer_offsets go through the ReplicaManager's leader
-// append and wait in the DelayedProduce purgatory as a Produce with acks=all does; loads read the local log.
+// groupLog is the broker's coordinator.Log over one internal topic (__consumer_offsets for the group
+// coordinator, __transaction_state for the transaction coordinator): appends go through the ReplicaManager's
+// leader append and wait in the DelayedProduce purgatory as a Produce with acks=all does; loads read the local log.
 type groupLog struct {
+	topic      string
 	rm         *ReplicaManager
 	cache      *metadataCache
-	acks       int16         // offsets.commit.required.acks
-	timeout    time.Duration // offsets.commit.timeout.ms
-	bufferSize int           // offsets.load.buffer.size
+	acks       int16         // offsets.commit.required.acks; always -1 for the transaction log
+	timeout    time.Duration // offsets.commit.timeout.ms or request.timeout.ms
+	bufferSize int           // offsets.load.buffer.size or transaction.state.log.load.buffer.size
 	now        func() time.Time
 
 	mu     sync.Mutex
@@ -119,8 +114,15 @@ type groupLog struct {
 }
 
 func newGroupLog(rm *ReplicaManager, cache *metadataCache, cfg *Config) *groupLog {
-	return &groupLog{rm: rm, cache: cache, acks: cfg.OffsetCommitRequiredAcks, timeout: cfg.OffsetCommitTimeout,
-		bufferSize: cfg.OffsetsLoadBufferSize, now: time.Now}
+	return &groupLog{topic: coordinator.OffsetsTopic, rm: rm, cache: cache, acks: cfg.OffsetCommitRequiredAcks,
+		timeout: cfg.OffsetCommitTimeout, bufferSize: cfg.OffsetsLoadBufferSize, now: time.Now}
+}
+
+// newTxnStateLog is the transaction coordinator's log: TransactionStateManager appends with acks=-1
+// (TransactionLog.EnforcedRequiredAcks) and request.timeout.ms.
+func newTxnStateLog(rm *ReplicaManager, cache *metadataCache, cfg *Config) *groupLog {
+	return &groupLog{topic: coordinator.TxnTopic, rm: rm, cache: cache, acks: -1,
+		timeout: cfg.RequestTimeout, bufferSize: cfg.TxnLogLoadBufferSize, now: time.Now}
 }
 
 var _ coordinator.Log = (*groupLog)(nil)
@@ -130,6 +132,18 @@ var _ coordinator.Log = (*groupLog)(nil)
 // GroupMetadataManager does); done always runs on another goroutine, after Append returned, because the caller
 // may still hold that lock and done takes it.
 func (g *groupLog) Append(p int32, records []coordinator.Record, done func(error)) {
+	g.appendBatch(p, encodeGroupBatch(records, g.now().UnixMilli()), appendFromClient, done)
+}
+
+// AppendTransactional writes records as one transactional batch of the producer, as
+// GroupMetadataManager.storeOffsets builds it for TxnOffsetCommit (base sequence 0), appended with the
+// coordinator's origin: the producer epoch is checked, the sequence is not.
+func (g *groupLog) AppendTransactional(p int32, producerID int64, producerEpoch int16, records []coordinator.Record, done func(error)) {
+	batch := encodeTxnGroupBatch(records, g.now().UnixMilli(), producerID, producerEpoch)
+	g.appendBatch(p, batch, appendFromCoordinator, done)
+}
+
+func (g *groupLog) appendBatch(p int32, batch []byte, origin appendOrigin, done func(error)) {
 	returned := make(chan struct{})
 	defer close(returned)
 	var once sync.Once
@@ -141,12 +155,12 @@ func (g *groupLog) Append(p int32, records []coordinator.Record, done func(error
 			})
 		})
 	}
-	tp := topicPartition{Topic: coordinator.OffsetsTopic, Partition: p}
+	tp := topicPartition{Topic: g.topic, Partition: p}
 	if g.acks != -1 && g.acks != 0 && g.acks != 1 {
 		finish(kerr.InvalidRequiredAcks)
 		return
 	}
-	res := g.rm.appendRecords(tp, encodeGroupBatch(records, g.now().UnixMilli()), g.acks)
+	res := g.rm.appendRecordsFrom(tp, batch, g.acks, origin)
 	if res.err != nil {
 		finish(kerrOf(res.err))
 		return
@@ -194,19 +208,19 @@ func (g *groupLog) close() {
 	g.wg.Wait()
 }
 
-// Load reads partition p from its log start to its log end at the time of the call, offsets.load.buffer.size
-// bytes at a time, as GroupMetadataManager.doLoadGroupsAndOffsets does.
+// Load reads partition p from its log start to its log end at the time of the call, the load buffer size
+// bytes at a time, as GroupMetadataManager.doLoadGroupsAndOffsets (and TransactionStateManager's load) does.
 func (g *groupLog) Load(p int32, fn func(coordinator.Batch) error) error {
-	l := g.rm.logs.GetLog(coordinator.OffsetsTopic, p)
+	l := g.rm.logs.GetLog(g.topic, p)
 	if l == nil {
-		return fmt.Errorf("broker %d has no log for %s-%d", g.rm.brokerID, coordinator.OffsetsTopic, p)
+		return fmt.Errorf("broker %d has no log for %s-%d", g.rm.brokerID, g.topic, p)
 	}
 	end := l.LogEndOffset()
 	off := l.LogStartOffset()
 	for off < end {
 		info, err := l.Read(off, g.bufferSize, end, true)
 		if err != nil {
-			return fmt.Errorf("loading %s-%d at offset %d: %w", coordinator.OffsetsTopic, p, off, err)
+			return fmt.Errorf("loading %s-%d at offset %d: %w", g.topic, p, off, err)
 		}
 		if info.Size == 0 {
 			return nil
@@ -215,7 +229,7 @@ func (g *groupLog) Load(p int32, fn func(coordinator.Batch) error) error {
 		// keep them.
 		buf, err := info.AppendTo(make([]byte, 0, info.Size))
 		if err != nil {
-			return fmt.Errorf("loading %s-%d at offset %d: %w", coordinator.OffsetsTopic, p, off, err)
+			return fmt.Errorf("loading %s-%d at offset %d: %w", g.topic, p, off, err)
 		}
 		next := off
 		if _, err := log.DecodeBatches(buf, func(b log.BatchInfo, recs []log.Record) error {
@@ -256,6 +270,16 @@ var crc32c = crc32.MakeTable(crc32.Castagnoli)
 // encodeGroupBatch builds the uncompressed magic-2 batch Kafka's coordinator writes (MemoryRecords.withRecords
 // with CreateTime now, no producer): offsets and the leader epoch are assigned by the leader append.
 func encodeGroupBatch(records []coordinator.Record, nowMs int64) []byte {
+	return encodeCoordinatorBatch(records, nowMs, -1, -1, -1, false)
+}
+
+// encodeTxnGroupBatch is the transactional batch of TxnOffsetCommit (MemoryRecords.withTransactionalRecords with
+// base sequence 0).
+func encodeTxnGroupBatch(records []coordinator.Record, nowMs, producerID int64, producerEpoch int16) []byte {
+	return encodeCoordinatorBatch(records, nowMs, producerID, producerEpoch, 0, true)
+}
+
+func encodeCoordinatorBatch(records []coordinator.Record, nowMs, producerID int64, producerEpoch int16, baseSeq int32, transactional bool) []byte {
 	var body []byte
 	for i, r := range records {
 		rec := kmsg.NewRecord()
@@ -270,9 +294,12 @@ func encodeGroupBatch(records []coordinator.Record, nowMs int64) []byte {
 	b.FirstOffset = 0
 	b.PartitionLeaderEpoch = -1
 	b.Magic = 2
+	if transactional {
+		b.Attributes = 0x10
+	}
 	b.LastOffsetDelta = int32(len(records) - 1)
 	b.FirstTimestamp, b.MaxTimestamp = nowMs, nowMs
-	b.ProducerID, b.ProducerEpoch, b.FirstSequence = -1, -1, -1
+	b.ProducerID, b.ProducerEpoch, b.FirstSequence = producerID, producerEpoch, baseSeq
 	b.NumRecords = int32(len(records))
 	b.Records = body
 	// Length counts everything after itself: the 49 header bytes from the leader epoch on, then the records.

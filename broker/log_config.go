@@ -104,6 +104,7 @@ func (c *Config) logConfig(overrides map[string]string) log.Config {
 	lc.CompressionType = c.CompressionType
 	lc.SegmentJitterMs = c.LogRollJitterMs
 	lc.FileDeleteDelayMs = c.LogSegmentDeleteDelayMs
+	lc.ProducerIDExpirationMs = c.ProducerIDExpirationMs
 	lc.DeleteRetentionMs = c.longProp("log.cleaner.delete.retention.ms", lc.DeleteRetentionMs)
 	lc.MinCleanableDirtyRatio = c.doubleProp("log.cleaner.min.cleanable.ratio", lc.MinCleanableDirtyRatio)
 	lc.MinCompactionLagMs = c.longProp("log.cleaner.min.compaction.lag.ms", lc.MinCompactionLagMs)

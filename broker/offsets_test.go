@@ -90,7 +90,7 @@ func TestListOffset(t *testing.T) {
 				p.leader = 7
 			}
 			s := &Server{replicas: rm, cache: cache}
-			got, ok, err := s.listOffset(p.tp, tc.ts, tc.epoch, tc.replica)
+			got, ok, err := s.listOffset(p.tp, tc.ts, tc.epoch, tc.replica, 0)
 			if code := errorCode(err); code != tc.wantErrCode {
 				t.Fatalf("error %v (code %d), want code %d", err, code, tc.wantErrCode)
 			}
@@ -100,7 +100,7 @@ func TestListOffset(t *testing.T) {
 		})
 	}
 	s := &Server{replicas: &ReplicaManager{partitions: map[topicPartition]*Partition{}}, cache: cache}
-	if _, _, err := s.listOffset(topicPartition{Topic: "nope"}, -1, -1, -1); errorCode(err) != kerr.UnknownTopicOrPartition.Code {
+	if _, _, err := s.listOffset(topicPartition{Topic: "nope"}, -1, -1, -1, 0); errorCode(err) != kerr.UnknownTopicOrPartition.Code {
 		t.Fatalf("unknown topic: %v", err)
 	}
 }

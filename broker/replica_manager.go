@@ -333,8 +333,39 @@ type appendResult struct {
 	err  error
 }
 
-// appendRecords appends to the leader's log. requiredAcks -1 enforces min.insync.replicas before appending.
+// appendOrigin is Kafka's AppendOrigin: who asks for a leader append.
+type appendOrigin int
+
+const (
+	appendFromClient      appendOrigin = iota // a producer: sequences and epochs are validated
+	appendFromCoordinator                     // a coordinator's own batch or a marker: epochs only
+)
+
+// appendRecords appends a client's records to the leader's log. requiredAcks -1 enforces min.insync.replicas
+// before appending.
 func (rm *ReplicaManager) appendRecords(tp topicPartition, records []byte, requiredAcks int16) appendResult {
+	return rm.appendRecordsFrom(tp, records, requiredAcks, appendFromClient)
+}
+
+// appendRecordsFrom is appendRecords with the origin of the append (Kafka's appendRecords(origin = ...)).
+func (rm *ReplicaManager) appendRecordsFrom(tp topicPartition, records []byte, requiredAcks int16, origin appendOrigin) appendResult {
+	return rm.appendToLeader(tp, requiredAcks, func(l *log.Log, epoch int32) (log.AppendInfo, error) {
+		if origin == appendFromCoordinator {
+			return l.AppendAsCoordinator(records, epoch)
+		}
+		return l.AppendAsLeader(records, epoch)
+	})
+}
+
+// appendMarker writes a transaction marker (a control batch) as the leader, with acks=all's min.insync.replicas
+// check, as WriteTxnMarkers appends with requiredAcks -1.
+func (rm *ReplicaManager) appendMarker(tp topicPartition, m log.Marker) appendResult {
+	return rm.appendToLeader(tp, -1, func(l *log.Log, epoch int32) (log.AppendInfo, error) {
+		return l.AppendMarker(m, epoch)
+	})
+}
+
+func (rm *ReplicaManager) appendToLeader(tp topicPartition, requiredAcks int16, appendFn func(*log.Log, int32) (log.AppendInfo, error)) appendResult {
 	p := rm.partition(tp)
 	if p == nil {
 		return appendResult{err: errUnknownPartition}
@@ -352,15 +383,19 @@ func (rm *ReplicaManager) appendRecords(tp topicPartition, records []byte, requi
 			return appendResult{err: errNotEnoughReplicas}
 		}
 	}
-	info, err := l.AppendAsLeader(records, epoch)
+	info, err := appendFn(l, epoch)
 	if err != nil {
 		return appendResult{err: err}
+	}
+	if info.Duplicate {
+		// Nothing was written: no HW to move and nobody to wake.
+		return appendResult{info: info}
 	}
 	// The write lock: two appends computing the HW at once must not store it out of order.
 	p.mu.Lock()
 	p.maybeIncrementHighWatermarkLocked(time.Now().UnixMilli(), rm.cfg.ReplicaLagTimeMax.Milliseconds(), rm.alive)
 	p.mu.Unlock()
-	// New data and (maybe) a new HW: wake parked fetches and acks=all produces.
+	// New data and (maybe) a new HW or LSO: wake parked fetches and acks=all produces.
 	rm.fetches.checkAndComplete(tp)
 	rm.produces.checkAndComplete(tp)
 	return appendResult{info: info}
@@ -369,32 +404,78 @@ func (rm *ReplicaManager) appendRecords(tp topicPartition, records []byte, requi
 // readResult is one partition's outcome of a fetch read.
 type readResult struct {
 	info log.ReadInfo
-	err  error
+	lso  int64
+	// aborted is set for read_committed reads only (empty, not nil, when none): Kafka answers null for
+	// read_uncommitted and a list for read_committed.
+	aborted []log.AbortedTxn
+	err     error
 }
 
-// read serves a consumer (up to the HW) or a follower (up to the LEO) from the leader's log.
+// fetchIsolation is Kafka's FetchIsolation: how far a read may go.
+type fetchIsolation int
+
+const (
+	fetchLogEnd        fetchIsolation = iota // followers: up to the log end offset
+	fetchHighWatermark                       // read_uncommitted consumers
+	fetchTxnCommitted                        // read_committed consumers: up to the last stable offset
+)
+
+// fetchIsolationOf maps a Fetch request to its isolation (FetchIsolation.of).
+func fetchIsolationOf(isFollower bool, isolationLevel int8) fetchIsolation {
+	switch {
+	case isFollower:
+		return fetchLogEnd
+	case isolationLevel == 1:
+		return fetchTxnCommitted
+	default:
+		return fetchHighWatermark
+	}
+}
+
+// fetchEnd is the offset a read under isolation stops at.
+func fetchEnd(l *log.Log, isolation fetchIsolation) int64 {
+	switch isolation {
+	case fetchLogEnd:
+		return l.LogEndOffset()
+	case fetchTxnCommitted:
+		return l.LastStableOffset()
+	default:
+		return l.HighWatermark()
+	}
+}
+
+// read serves a consumer (up to the HW, or the LSO for read_committed) or a follower (up to the LEO) from the
+// leader's log. A read_committed read also collects the aborted transactions overlapping what it returns.
 func (rm *ReplicaManager) read(tp topicPartition, offset int64, maxBytes int, currentLeaderEpoch int32,
-	isFollower, minOneMessage bool) readResult {
+	isolation fetchIsolation, minOneMessage bool) readResult {
 	p := rm.partition(tp)
 	if p == nil {
-		return readResult{err: errUnknownPartition}
+		return readResult{lso: -1, err: errUnknownPartition}
 	}
 	l, _, err := p.leaderLog(currentLeaderEpoch)
 	if err != nil {
-		return readResult{err: err}
+		return readResult{lso: -1, err: err}
 	}
-	maxOffset := l.HighWatermark()
-	if isFollower {
-		maxOffset = l.LogEndOffset()
-	}
+	lso := l.LastStableOffset()
+	maxOffset := fetchEnd(l, isolation)
 	info, err := l.Read(offset, maxBytes, maxOffset, minOneMessage)
 	if err != nil {
 		if errors.Is(err, log.ErrOffsetOutOfRange) {
 			info.HighWatermark, info.LogStartOffset = l.HighWatermark(), l.LogStartOffset()
 		}
-		return readResult{info: info, err: err}
+		return readResult{info: info, lso: lso, err: err}
 	}
-	return readResult{info: info}
+	res := readResult{info: info, lso: lso}
+	if isolation == fetchTxnCommitted {
+		res.aborted = []log.AbortedTxn{}
+		if info.Size > 0 {
+			// Kafka bounds the search by the end of the fetched data; the read does not tell where that is, so
+			// the bound is where the read could have stopped. Clients ignore aborted transactions beyond the
+			// batches they got.
+			res.aborted = append(res.aborted, l.CollectAbortedTransactions(offset, maxOffset)...)
+		}
+	}
+	return res
 }
 
 // shutdown stops the fetchers and background tasks and completes all parked requests.

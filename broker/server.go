@@ -43,8 +43,13 @@ type Server struct {
 	fetchSessions *fetchSessionCache
 	coord         *coordinator.Coordinator
 	groupLog      *groupLog
+	txnCoord      *coordinator.TxnCoordinator
+	txnLog        *groupLog // __transaction_state
+	markers       *markerWriter
+	producerIDs   *producerIDManager
 
 	offsetsCreation offsetsTopicCreation
+	txnCreation     offsetsTopicCreation
 
 	stopping     chan struct{}
 	ready        chan struct{}  // closed when start-up is complete: requests are served from then on
@@ -115,6 +120,7 @@ func (s *Server) Startup() (err error) {
 	sched.FlushCheckInterval = s.cfg.LogFlushSchedulerInterval
 	sched.RecoveryPointCheckpointInterval = s.cfg.LogFlushOffsetCheckpointInterval
 	sched.LogStartOffsetCheckpointInterval = s.cfg.LogFlushStartOffsetCheckpointInterval
+	sched.ProducerIDExpirationCheckInterval = s.cfg.ProducerIDExpirationCheckInterval
 	if s.cfg.LogRetentionCheckInterval > 0 && s.cfg.LogRetentionCheckInterval < sched.InitialDelay {
 		// Kafka's InitialTaskDelayMs (30 s) is not configurable; a shorter check interval (tests, demos) starts sooner.
 		sched.InitialDelay = s.cfg.LogRetentionCheckInterval
@@ -132,6 +138,15 @@ func (s *Server) Startup() (err error) {
 	}
 	s.groupLog = newGroupLog(s.replicas, s.cache, s.cfg)
 	s.coord = coordinator.New(s.cfg.coordinatorConfig(offsetsPartitions, s.logger.WithField("component", "group-coordinator")), s.groupLog)
+	txnPartitions, err := s.topicPartitionCount(coordinator.TxnTopic)
+	if err != nil {
+		return fmt.Errorf("reading the partition count of %s: %w", coordinator.TxnTopic, err)
+	}
+	s.producerIDs = newProducerIDManager(s.cfg.BrokerID, s.zk.AllocateProducerIDBlock, s.logger.WithField("component", "producer-id-manager"))
+	s.txnLog = newTxnStateLog(s.replicas, s.cache, s.cfg)
+	s.markers = newMarkerWriter(s)
+	s.txnCoord = coordinator.NewTxn(s.cfg.txnConfig(txnPartitions, offsetsPartitions, s.coord.PartitionFor,
+		s.logger.WithField("component", "transaction-coordinator")), s.txnLog, s.producerIDs, s.markers)
 
 	listeners, err := network.ParseListeners(s.cfg.Listeners)
 	if err != nil {
@@ -184,6 +199,7 @@ func (s *Server) Startup() (err error) {
 	s.ctrl.Startup()
 	s.replicas.startup()
 	s.coord.Startup()
+	s.txnCoord.Startup()
 	s.goAttach(s.watchSession)
 	s.goAttach(s.checkpointHighWatermarks)
 	s.goAttach(s.sweepPurgatories)
@@ -322,8 +338,18 @@ func (s *Server) Shutdown() {
 		if s.net != nil {
 			s.net.Shutdown()
 		}
-		// As KafkaServer.shutdown: the group coordinator stops before the ReplicaManager, whose shutdown then
-		// completes the coordinator's parked appends.
+		// As KafkaServer.shutdown: the coordinators stop before the ReplicaManager, whose shutdown then
+		// completes their parked appends. The transaction coordinator stops first, then its marker channel
+		// (TransactionCoordinator.shutdown's order).
+		if s.txnCoord != nil {
+			s.txnCoord.Shutdown()
+		}
+		if s.markers != nil {
+			s.markers.close()
+		}
+		if s.producerIDs != nil {
+			s.producerIDs.close()
+		}
 		if s.coord != nil {
 			s.coord.Shutdown()
 		}
@@ -332,6 +358,9 @@ func (s *Server) Shutdown() {
 		}
 		if s.groupLog != nil {
 			s.groupLog.close()
+		}
+		if s.txnLog != nil {
+			s.txnLog.close()
 		}
 		if s.ctrl != nil {
 			s.ctrl.Shutdown()

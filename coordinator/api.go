@@ -62,6 +62,10 @@ type Log interface {
 	Load(p int32, fn func(Batch) error) error
 	// TopicExists tells whether a topic exists (OffsetCommit answers UNKNOWN_TOPIC_OR_PARTITION otherwise).
 	TopicExists(topic string) bool
+	// AppendTransactional is Append for TxnOffsetCommit: the records go in one transactional batch of
+	// producerID/producerEpoch with base sequence 0, appended as the coordinator (epochs checked, sequences
+	// not). done is called as for Append; an older producer epoch fails with INVALID_PRODUCER_EPOCH.
+	AppendTransactional(p int32, producerID int64, producerEpoch int16, records []Record, done func(error))
 }
 
 // Client identifies the connection a group request came from.

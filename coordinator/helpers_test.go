@@ -21,6 +21,16 @@ type fakeLog struct {
 	batches   map[int32][]Batch
 	loadGate  chan struct{}
 	loadStart chan struct{}
+
+	txnAppends []txnAppend
+}
+
+// txnAppend is one AppendTransactional call.
+type txnAppend struct {
+	p       int32
+	pid     int64
+	epoch   int16
+	records []Record
 }
 
 func newFakeLog() *fakeLog {
@@ -34,6 +44,15 @@ func newFakeLog() *fakeLog {
 func (f *fakeLog) Append(p int32, records []Record, done func(error)) {
 	f.mu.Lock()
 	f.appends[p] = append(f.appends[p], records)
+	err := f.appendErr
+	f.mu.Unlock()
+	go done(err)
+}
+
+func (f *fakeLog) AppendTransactional(p int32, producerID int64, producerEpoch int16, records []Record, done func(error)) {
+	f.mu.Lock()
+	f.appends[p] = append(f.appends[p], records)
+	f.txnAppends = append(f.txnAppends, txnAppend{p: p, pid: producerID, epoch: producerEpoch, records: records})
 	err := f.appendErr
 	f.mu.Unlock()
 	go done(err)

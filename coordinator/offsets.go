@@ -92,7 +92,7 @@ func (c *Coordinator) OffsetCommit(req *kmsg.OffsetCommitRequest, respond func(*
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if code := c.validateOffsetCommitLocked(g, req.Generation, req.MemberID, req.InstanceID); code != errNone {
+	if code := c.validateOffsetCommitLocked(g, req.Generation, req.MemberID, req.InstanceID, false); code != errNone {
 		fail(code)
 		return
 	}
@@ -108,8 +108,13 @@ func (c *Coordinator) OffsetCommit(req *kmsg.OffsetCommitRequest, respond func(*
 	c.storeOffsetsLocked(g, toCommit, answer)
 }
 
-// validateOffsetCommitLocked is GroupCoordinator.validateOffsetCommit for non-transactional commits.
-func (c *Coordinator) validateOffsetCommitLocked(g *group, generation int32, memberID string, instanceID *string) int16 {
+// validateOffsetCommitLocked is GroupCoordinator.validateOffsetCommit; transactional is set for
+// TxnOffsetCommit.
+func (c *Coordinator) validateOffsetCommitLocked(g *group, generation int32, memberID string, instanceID *string, transactional bool) int16 {
+	op := "offset-commit"
+	if transactional {
+		op = "txn-offset-commit"
+	}
 	switch {
 	case g.is(stateDead):
 		return errCoordinatorNotAvailable
@@ -117,15 +122,16 @@ func (c *Coordinator) validateOffsetCommitLocked(g *group, generation int32, mem
 		// The admin client or a consumer without group management may commit while the group is empty.
 		return errNone
 	case generation >= 0 || memberID != "" || instanceID != nil:
-		if code := c.validateCurrentMemberLocked(g, memberID, instanceID, "offset-commit"); code != errNone {
+		if code := c.validateCurrentMemberLocked(g, memberID, instanceID, op); code != errNone {
 			return code
 		}
 		if generation != g.generation {
 			return errIllegalGeneration
 		}
 		return errNone
-	case !g.is(stateEmpty):
-		// Only members commit to a group that has members.
+	case !transactional && !g.is(stateEmpty):
+		// Only members commit to a group that has members; not checked for transactional commits, whose
+		// versions before 3 carry no member id or generation.
 		return errUnknownMemberID
 	}
 	return errNone
