@@ -20,41 +20,16 @@ func (s *Server) handleOffsetCommit(ctx context.Context, nreq *network.Request, 
 	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
 	// Partitions of topics or partitions the metadata cache does not know are answered here, as KafkaApis does;
 	// only the rest reach the coordinator.
-	byName := map[string]int{}
-	reject := func(topic string, partition int32) {
-		i, ok := byName[topic]
-		if !ok {
-			rt := kmsg.NewOffsetCommitResponseTopic()
-			rt.Topic = topic
-			resp.Topics = append(resp.Topics, rt)
-			i = len(resp.Topics) - 1
-			byName[topic] = i
-		}
+	local := newLocalTopics(&resp.Topics, func(t *kmsg.OffsetCommitResponseTopic) (*string, *[]kmsg.OffsetCommitResponseTopicPartition) {
+		return &t.Topic, &t.Partitions
+	}, kmsg.NewOffsetCommitResponseTopic)
+	valid := hostedOnly(s, req.Topics, func(t *kmsg.OffsetCommitRequestTopic) (*string, *[]kmsg.OffsetCommitRequestTopicPartition) {
+		return &t.Topic, &t.Partitions
+	}, func(p kmsg.OffsetCommitRequestTopicPartition) int32 { return p.Partition }, func(topic string, partition int32) {
 		rp := kmsg.NewOffsetCommitResponseTopicPartition()
 		rp.Partition, rp.ErrorCode = partition, kerr.UnknownTopicOrPartition.Code
-		resp.Topics[i].Partitions = append(resp.Topics[i].Partitions, rp)
-	}
-	var valid []kmsg.OffsetCommitRequestTopic
-	for _, t := range req.Topics {
-		if !s.cache.contains(t.Topic) {
-			for _, p := range t.Partitions {
-				reject(t.Topic, p.Partition)
-			}
-			continue
-		}
-		vt := t
-		vt.Partitions = nil
-		for _, p := range t.Partitions {
-			if s.cache.hostsPartition(topicPartition{Topic: t.Topic, Partition: p.Partition}) {
-				vt.Partitions = append(vt.Partitions, p)
-			} else {
-				reject(t.Topic, p.Partition)
-			}
-		}
-		if len(vt.Partitions) > 0 {
-			valid = append(valid, vt)
-		}
-	}
+		local.add(topic, rp)
+	})
 	if len(valid) == 0 {
 		respond(resp)
 		return
@@ -62,24 +37,17 @@ func (s *Server) handleOffsetCommit(ctx context.Context, nreq *network.Request, 
 	fwd := *req
 	fwd.Topics = valid
 	s.coord.OffsetCommit(&fwd, func(r *kmsg.OffsetCommitResponse) {
-		respond(mergeOffsetCommit(resp, byName, r))
+		respond(mergeOffsetCommit(resp, local, r))
 	})
 }
 
 // mergeOffsetCommit is OffsetCommitResponse.Builder.merge: the coordinator's answer joins the partitions
 // answered here, topic by topic.
-func mergeOffsetCommit(local *kmsg.OffsetCommitResponse, byName map[string]int, r *kmsg.OffsetCommitResponse) *kmsg.OffsetCommitResponse {
-	if len(local.Topics) == 0 {
+func mergeOffsetCommit(resp *kmsg.OffsetCommitResponse, local *localTopics[kmsg.OffsetCommitResponseTopic, kmsg.OffsetCommitResponseTopicPartition], r *kmsg.OffsetCommitResponse) *kmsg.OffsetCommitResponse {
+	if local.empty() {
 		return r
 	}
-	local.ThrottleMillis = r.ThrottleMillis
-	for _, t := range r.Topics {
-		if i, ok := byName[t.Topic]; ok {
-			local.Topics[i].Partitions = append(local.Topics[i].Partitions, t.Partitions...)
-			continue
-		}
-		byName[t.Topic] = len(local.Topics)
-		local.Topics = append(local.Topics, t)
-	}
-	return local
+	resp.ThrottleMillis = r.ThrottleMillis
+	local.merge(r.Topics)
+	return resp
 }

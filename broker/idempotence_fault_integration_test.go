@@ -8,117 +8,34 @@ package broker_test
 // their producer id and sequence. `make test` runs a few rounds (≈20 s); ZKAFKA_FAULTS=long runs many.
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/zkafka/zkafka/testcluster"
 )
 
-// idemStream produces "<partition>:<seq>" to each partition in turn with the idempotent producer. Unlike
-// numberedStream it expects no failures at all: kgo retries an idempotent batch until it is written.
-type idemStream struct {
-	cl      *kgo.Client
-	topic   string
-	parts   int
-	stop    chan struct{}
-	loops   sync.WaitGroup
-	pending sync.WaitGroup
-	mu      sync.Mutex
-	acked   [][]ack
-	errs    []error
-	sent    []int64
-	nAcked  atomic.Int64
-}
-
-func startIdemStream(t *testing.T, c *testcluster.Cluster, topic string, parts int) *idemStream {
-	s := &idemStream{
-		// A short request timeout makes a frozen leader look like a cut connection: kgo gives up on the request
-		// and retries the same batch (same producer id, epoch and sequence) on a new connection.
-		cl: c.Client(t, kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()),
-			kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(2*time.Millisecond),
-			kgo.ProduceRequestTimeout(time.Second), kgo.RequestTimeoutOverhead(500*time.Millisecond),
-			kgo.MaxBufferedRecords(2000)),
-		topic: topic, parts: parts, stop: make(chan struct{}),
-		acked: make([][]ack, parts), sent: make([]int64, parts),
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	for p := 0; p < parts; p++ {
-		s.loops.Add(1)
-		go s.produce(ctx, int32(p))
-	}
-	return s
-}
-
-func (s *idemStream) produce(ctx context.Context, p int32) {
-	defer s.loops.Done()
-	inflight := make(chan struct{}, 200)
-	for seq := int64(0); ; seq++ {
-		select {
-		case <-s.stop:
-			return
-		case inflight <- struct{}{}:
-		}
-		s.pending.Add(1)
-		s.mu.Lock()
-		s.sent[p] = seq + 1
-		s.mu.Unlock()
-		r := &kgo.Record{Partition: p, Value: []byte(fmt.Sprintf("%d:%d", p, seq))}
-		s.cl.Produce(ctx, r, func(r *kgo.Record, err error) {
-			defer s.pending.Done()
-			defer func() { <-inflight }()
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			if err != nil {
-				if len(s.errs) < 10 {
-					s.errs = append(s.errs, fmt.Errorf("partition %d seq %d: %w", p, seq, err))
-				}
-				return
-			}
-			s.acked[p] = append(s.acked[p], ack{seq: seq, offset: r.Offset})
-			s.nAcked.Add(1)
-		})
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
-func (s *idemStream) finish(t *testing.T) {
-	t.Helper()
-	close(s.stop)
-	s.loops.Wait()
-	done := make(chan struct{})
-	go func() { s.pending.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(90 * time.Second):
-		t.Fatalf("records still unacknowledged 90s after the stream stopped (%d acknowledged)", s.nAcked.Load())
-	}
+// startIdemStream starts a numberedStream with the idempotent producer, which expects no failures at all: kgo
+// retries an idempotent batch until it is written.
+func startIdemStream(t *testing.T, c *testcluster.Cluster, topic string, parts int) *numberedStream {
+	// A short request timeout makes a frozen leader look like a cut connection: kgo gives up on the request and
+	// retries the same batch (same producer id, epoch and sequence) on a new connection.
+	return startStream(t, c, topic, parts, false, 90*time.Second,
+		kgo.ProduceRequestTimeout(time.Second), kgo.RequestTimeoutOverhead(500*time.Millisecond),
+		kgo.MaxBufferedRecords(2000))
 }
 
 // verifyExactlyOnce reads every partition up to its high watermark: the log must be exactly seq 0, 1, ..., sent-1
 // at consecutive offsets, and every acknowledgement must name the offset its record is at.
-func verifyExactlyOnce(t *testing.T, c *testcluster.Cluster, s *idemStream) {
+func verifyExactlyOnce(t *testing.T, c *testcluster.Cluster, s *numberedStream) {
 	t.Helper()
 	if len(s.errs) > 0 {
 		t.Errorf("the idempotent producer failed records (it must retry until written): %v", s.errs)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	ends, err := c.Admin(t).ListEndOffsets(ctx, s.topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) { want[o.Partition] = o.Offset })
-	got := consumeTo(t, c, s.topic, want)
+	want, got := readToHW(t, c, s.topic)
 	total := 0
 	for p := int32(0); p < int32(s.parts); p++ {
 		if want[p] != s.sent[p] {
@@ -189,20 +106,15 @@ func TestFaultIdempotentProducerKillLeaders(t *testing.T) {
 				t.Fatal(err)
 			}
 		} else {
-			victim.Kill()
-			waitWhy(t, 60*time.Second, fmt.Sprintf("round %d: a live leader other than %d for %s-%d", round, victim.ID, topic, p), func() (bool, string) {
+			killAndRestart(t, c, victim.ID, fmt.Sprintf("round %d: a live leader other than %d for %s-%d", round, victim.ID, topic, p), func() (bool, string) {
 				st, err := c.PartitionState(topic, p)
 				if err != nil {
 					return false, err.Error()
 				}
 				return st.Leader >= 0 && st.Leader != victim.ID, fmt.Sprintf("%+v", st)
 			})
-			if err := victim.StartAfterKill(); err != nil {
-				t.Fatal(err)
-			}
 		}
-		waitFullISR(t, c, topic, parts)
-		testcluster.WaitFor(t, 60*time.Second, fmt.Sprintf("round %d: the stream to move on", round), func() bool { return s.nAcked.Load() >= before+200 })
+		s.waitRecovered(t, c, round, before)
 		t.Logf("round %d: %s broker %d (leader of %s-%d); stream moved on after %v; %d acknowledged",
 			round, map[bool]string{true: "froze", false: "killed"}[round%2 == 1], victim.ID, topic, p,
 			time.Since(start).Round(time.Millisecond), s.nAcked.Load())

@@ -31,26 +31,35 @@ type ack struct {
 }
 
 // numberedStream produces value "<partition>:<seq>" to each partition in turn, seq counting per partition, with
-// acks=all and without idempotence, so the broker alone stands between an acknowledgement and its loss.
+// acks=all; startNumberedStream's without idempotence, so the broker alone stands between an acknowledgement and
+// its loss, startIdemStream's with it.
 type numberedStream struct {
 	cl      *kgo.Client
 	topic   string
 	parts   int
+	keyed   bool          // records carry the key "k<partition>"
+	drain   time.Duration // how long finish waits for outstanding promises
 	stop    chan struct{}
 	loops   sync.WaitGroup // producing goroutines
 	pending sync.WaitGroup // records awaiting their promise
 	mu      sync.Mutex
 	acked   [][]ack // per partition, in the order the promises ran
 	failed  []int   // per partition
+	errs    []error // the first 10 failures
 	sent    []int64 // per partition: sequence numbers 0..sent-1 were handed to the client
 	nAcked  atomic.Int64
 }
 
 func startNumberedStream(t *testing.T, c *testcluster.Cluster, topic string, parts int) *numberedStream {
+	return startStream(t, c, topic, parts, true, 60*time.Second, kgo.DisableIdempotentWrite())
+}
+
+// startStream starts a stream of acks=all records, manually partitioned, with opts added to the client's.
+func startStream(t *testing.T, c *testcluster.Cluster, topic string, parts int, keyed bool, drain time.Duration, opts ...kgo.Opt) *numberedStream {
 	s := &numberedStream{
-		cl: c.Client(t, kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.DisableIdempotentWrite(),
-			kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(2*time.Millisecond)),
-		topic: topic, parts: parts, stop: make(chan struct{}),
+		cl: c.Client(t, append([]kgo.Opt{kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()),
+			kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(2 * time.Millisecond)}, opts...)...),
+		topic: topic, parts: parts, keyed: keyed, drain: drain, stop: make(chan struct{}),
 		acked: make([][]ack, parts), failed: make([]int, parts), sent: make([]int64, parts),
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -77,7 +86,10 @@ func (s *numberedStream) produce(ctx context.Context, p int32) {
 		s.mu.Lock()
 		s.sent[p] = seq + 1
 		s.mu.Unlock()
-		r := &kgo.Record{Partition: p, Key: []byte(fmt.Sprintf("k%d", p)), Value: []byte(fmt.Sprintf("%d:%d", p, seq))}
+		r := &kgo.Record{Partition: p, Value: []byte(fmt.Sprintf("%d:%d", p, seq))}
+		if s.keyed {
+			r.Key = []byte(fmt.Sprintf("k%d", p))
+		}
 		s.cl.Produce(ctx, r, func(r *kgo.Record, err error) {
 			defer s.pending.Done()
 			defer func() { <-inflight }()
@@ -85,6 +97,9 @@ func (s *numberedStream) produce(ctx context.Context, p int32) {
 			defer s.mu.Unlock()
 			if err != nil {
 				s.failed[p]++
+				if len(s.errs) < 10 {
+					s.errs = append(s.errs, fmt.Errorf("partition %d seq %d: %w", p, seq, err))
+				}
 				return
 			}
 			s.acked[p] = append(s.acked[p], ack{seq: seq, offset: r.Offset})
@@ -103,23 +118,52 @@ func (s *numberedStream) finish(t *testing.T) {
 	go func() { s.pending.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(60 * time.Second):
-		t.Fatalf("records still unacknowledged 60s after the stream stopped (%d acknowledged)", s.nAcked.Load())
+	case <-time.After(s.drain):
+		t.Fatalf("records still unacknowledged %v after the stream stopped (%d acknowledged)", s.drain, s.nAcked.Load())
 	}
 }
 
-// verifyNumbered reads every partition from the start up to its high watermark and checks the stream against it.
-func verifyNumbered(t *testing.T, c *testcluster.Cluster, s *numberedStream) {
+// killAndRestart kill -9s broker victim, waits up to a minute for failedOver (what names it), restarts the broker
+// and returns how long the failover took.
+func killAndRestart(t *testing.T, c *testcluster.Cluster, victim int32, what string, failedOver func() (bool, string)) time.Duration {
+	t.Helper()
+	start := time.Now()
+	c.Broker(victim).Kill()
+	waitWhy(t, 60*time.Second, what, failedOver)
+	took := time.Since(start)
+	if err := c.Broker(victim).StartAfterKill(); err != nil {
+		t.Fatal(err)
+	}
+	return took
+}
+
+// readToHW reads every partition of the topic from the start up to its high watermark: the high watermarks, and
+// the records by partition and offset.
+func readToHW(t *testing.T, c *testcluster.Cluster, topic string) (map[int32]int64, map[int32]map[int64]produced) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	ends, err := c.Admin(t).ListEndOffsets(ctx, s.topic)
+	ends, err := c.Admin(t).ListEndOffsets(ctx, topic)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := map[int32]int64{}
 	ends.Each(func(o kadm.ListedOffset) { want[o.Partition] = o.Offset })
-	got := consumeTo(t, c, s.topic, want)
+	return want, consumeTo(t, c, topic, want)
+}
+
+// waitRecovered ends a fault round: every replica back in every ISR, and the stream acknowledging again (200 more
+// than before the fault).
+func (s *numberedStream) waitRecovered(t *testing.T, c *testcluster.Cluster, round int, before int64) {
+	t.Helper()
+	waitFullISR(t, c, s.topic, s.parts)
+	testcluster.WaitFor(t, 60*time.Second, fmt.Sprintf("round %d: the stream to move on", round), func() bool { return s.nAcked.Load() >= before+200 })
+}
+
+// verifyNumbered reads every partition from the start up to its high watermark and checks the stream against it.
+func verifyNumbered(t *testing.T, c *testcluster.Cluster, s *numberedStream) {
+	t.Helper()
+	want, got := readToHW(t, c, s.topic)
 
 	var totalAcked, dupAcked, dupUnacked, presentUnacked, failed int
 	var dupDetails []string
@@ -237,8 +281,7 @@ func TestFaultReplicationKillLeaders(t *testing.T) {
 		}
 		before := s.nAcked.Load()
 		start := time.Now()
-		c.Broker(victim).Kill()
-		waitWhy(t, 60*time.Second, fmt.Sprintf("round %d: live leaders other than %d", round, victim), func() (bool, string) {
+		failover := killAndRestart(t, c, victim, fmt.Sprintf("round %d: live leaders other than %d", round, victim), func() (bool, string) {
 			states, err := c.PartitionStates(topic, parts)
 			if err != nil {
 				return false, err.Error()
@@ -250,12 +293,7 @@ func TestFaultReplicationKillLeaders(t *testing.T) {
 			}
 			return true, ""
 		})
-		failover := time.Since(start)
-		if err := c.Broker(victim).StartAfterKill(); err != nil {
-			t.Fatal(err)
-		}
-		waitFullISR(t, c, topic, parts)
-		testcluster.WaitFor(t, 60*time.Second, fmt.Sprintf("round %d: the stream to move on", round), func() bool { return s.nAcked.Load() >= before+200 })
+		s.waitRecovered(t, c, round, before)
 		t.Logf("round %d: killed broker %d (%s), new leaders after %v, back in every ISR after %v; %d acknowledged",
 			round, victim, what, failover.Round(time.Millisecond), time.Since(start).Round(time.Millisecond), s.nAcked.Load())
 	}

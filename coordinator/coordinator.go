@@ -2,13 +2,10 @@ package coordinator
 
 import (
 	"fmt"
-	"io"
 	"math"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/sirupsen/logrus"
 
 	"github.com/zkafka/zkafka/internal/jhash"
 )
@@ -31,10 +28,10 @@ import (
 // exactly once, possibly after they return (a write to __consumer_offsets, a rebalance); responses are built
 // with req.ResponseKind() so they carry the request's version.
 type Coordinator struct {
-	cfg    Config
-	log    Log
-	logger *logrus.Entry // "[GroupCoordinator N]: "
-	mgrLog *logrus.Entry // "[GroupMetadataManager brokerId=N] "
+	cfg        Config
+	log        Log
+	logContext            // "[GroupCoordinator N]: "
+	mgr        logContext // "[GroupMetadataManager brokerId=N] "
 
 	mu       sync.Mutex
 	active   bool
@@ -83,17 +80,12 @@ func New(cfg Config, l Log) *Coordinator {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	base := cfg.Logger
-	if base == nil {
-		l := logrus.New()
-		l.SetOutput(io.Discard)
-		base = logrus.NewEntry(l)
-	}
+	base := baseLogger(cfg.Logger)
 	c := &Coordinator{
 		cfg:           cfg,
 		log:           l,
-		logger:        base.WithField("component", "group-coordinator"),
-		mgrLog:        base.WithField("component", "group-metadata-manager"),
+		logContext:    newLogContext(base.WithField("component", "group-coordinator"), "[GroupCoordinator %d]: ", cfg.BrokerID),
+		mgr:           newLogContext(base.WithField("component", "group-metadata-manager"), "[GroupMetadataManager brokerId=%d] ", cfg.BrokerID),
 		groups:        map[string]*group{},
 		owned:         map[int32]bool{},
 		loading:       map[int32]bool{},
@@ -104,34 +96,6 @@ func New(cfg Config, l Log) *Coordinator {
 	}
 	c.appendSeq.Store(1 << 62)
 	return c
-}
-
-func (c *Coordinator) infof(format string, args ...any) {
-	c.logger.Infof("[GroupCoordinator %d]: "+format, append([]any{c.cfg.BrokerID}, args...)...)
-}
-
-func (c *Coordinator) warnf(format string, args ...any) {
-	c.logger.Warnf("[GroupCoordinator %d]: "+format, append([]any{c.cfg.BrokerID}, args...)...)
-}
-
-func (c *Coordinator) errorf(format string, args ...any) {
-	c.logger.Errorf("[GroupCoordinator %d]: "+format, append([]any{c.cfg.BrokerID}, args...)...)
-}
-
-func (c *Coordinator) debugf(format string, args ...any) {
-	c.logger.Debugf("[GroupCoordinator %d]: "+format, append([]any{c.cfg.BrokerID}, args...)...)
-}
-
-func (c *Coordinator) mgrInfof(format string, args ...any) {
-	c.mgrLog.Infof("[GroupMetadataManager brokerId=%d] "+format, append([]any{c.cfg.BrokerID}, args...)...)
-}
-
-func (c *Coordinator) mgrWarnf(format string, args ...any) {
-	c.mgrLog.Warnf("[GroupMetadataManager brokerId=%d] "+format, append([]any{c.cfg.BrokerID}, args...)...)
-}
-
-func (c *Coordinator) mgrErrorf(format string, args ...any) {
-	c.mgrLog.Errorf("[GroupMetadataManager brokerId=%d] "+format, append([]any{c.cfg.BrokerID}, args...)...)
 }
 
 func (c *Coordinator) nowMs() int64 { return c.cfg.Now().UnixMilli() }

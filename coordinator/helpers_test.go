@@ -67,6 +67,11 @@ func (f *fakeLog) Load(p int32, fn func(Batch) error) error {
 	if started != nil {
 		close(started)
 	}
+	return replayBatches(bs, gate, fn)
+}
+
+// replayBatches is a fake Log's Load: once gate (if any) is closed, bs are handed to fn in order.
+func replayBatches(bs []Batch, gate <-chan struct{}, fn func(Batch) error) error {
 	if gate != nil {
 		<-gate
 	}

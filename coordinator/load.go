@@ -14,7 +14,7 @@ var errShuttingDown = errors.New("coordinator shutting down")
 // then).
 func (c *Coordinator) OnElection(p int32, epoch int32) {
 	c.infof("Elected as the group coordinator for partition %d in epoch %d", p, epoch)
-	c.mgrInfof("Scheduling loading of offsets and group metadata from %s for epoch %d", groupTopicName(p), epoch)
+	c.mgr.infof("Scheduling loading of offsets and group metadata from %s for epoch %d", groupTopicName(p), epoch)
 	start := c.cfg.Now()
 	c.enqueue(func() { c.loadPartition(p, epoch, start) })
 }
@@ -23,7 +23,7 @@ func (c *Coordinator) OnElection(p int32, epoch int32) {
 // groups are unloaded and their parked requests answered NOT_COORDINATOR.
 func (c *Coordinator) OnResignation(p int32, epoch int32) {
 	c.infof("Resigned as the group coordinator for partition %d in epoch %s", p, epochString(epoch))
-	c.mgrInfof("Scheduling unloading of offsets and group metadata from %s", groupTopicName(p))
+	c.mgr.infof("Scheduling unloading of offsets and group metadata from %s", groupTopicName(p))
 	c.enqueue(func() { c.unloadPartition(p, epoch) })
 }
 
@@ -53,12 +53,12 @@ func (c *Coordinator) loadPartition(p, epoch int32, start time.Time) {
 	if !c.maybeUpdateEpochLocked(p, epoch) {
 		cur := c.epochs[p]
 		c.mu.Unlock()
-		c.mgrInfof("Not loading offsets and group metadata for %s in epoch %d since current epoch is %d", groupTopicName(p), epoch, cur)
+		c.mgr.infof("Not loading offsets and group metadata for %s in epoch %d since current epoch is %d", groupTopicName(p), epoch, cur)
 		return
 	}
 	if c.owned[p] || c.loading[p] {
 		c.mu.Unlock()
-		c.mgrInfof("Already loading offsets and group metadata from %s", groupTopicName(p))
+		c.mgr.infof("Already loading offsets and group metadata from %s", groupTopicName(p))
 		return
 	}
 	c.loading[p] = true
@@ -66,10 +66,10 @@ func (c *Coordinator) loadPartition(p, epoch int32, start time.Time) {
 
 	schedMs := c.nowMs() - start.UnixMilli()
 	if err := c.doLoad(p); err != nil {
-		c.mgrErrorf("Error loading offsets from %s: %v", groupTopicName(p), err)
+		c.mgr.errorf("Error loading offsets from %s: %v", groupTopicName(p), err)
 	} else {
 		total := c.nowMs() - start.UnixMilli()
-		c.mgrInfof("Finished loading offsets and group metadata from %s in %d milliseconds for epoch %d, of which %d milliseconds was spent in the scheduler.",
+		c.mgr.infof("Finished loading offsets and group metadata from %s in %d milliseconds for epoch %d, of which %d milliseconds was spent in the scheduler.",
 			groupTopicName(p), total, epoch, schedMs)
 	}
 	c.mu.Lock()
@@ -139,7 +139,7 @@ func (ls *loadState) apply(c *Coordinator, p int32, b Batch) error {
 			return fmt.Errorf("record at offset %d: %w", r.Offset, err)
 		}
 		if !known {
-			c.mgrWarnf("Unknown message key with version %d while loading offsets and group metadata from %s. Ignoring it. It could be a left over from an aborted upgrade.",
+			c.mgr.warnf("Unknown message key with version %d while loading offsets and group metadata from %s. Ignoring it. It could be a left over from an aborted upgrade.",
 				k.version, groupTopicName(p))
 			continue
 		}
@@ -253,7 +253,7 @@ func (c *Coordinator) doLoad(p int32) error {
 		}
 		c.mu.Unlock()
 		if cur != nil {
-			c.mgrInfof("Attempt to load group %s from log with generation %d failed because there is already a cached group with generation %d",
+			c.mgr.infof("Attempt to load group %s from log with generation %d failed because there is already a cached group with generation %d",
 				id, g.generation, cur.generation)
 			continue
 		}
@@ -281,7 +281,7 @@ func (c *Coordinator) unloadPartition(p, epoch int32) {
 	if !c.maybeUpdateEpochLocked(p, epoch) {
 		cur := c.epochs[p]
 		c.mu.Unlock()
-		c.mgrInfof("Not removing offsets and group metadata for %s in epoch %s since current epoch is %d", groupTopicName(p), epochString(epoch), cur)
+		c.mgr.infof("Not removing offsets and group metadata for %s in epoch %s since current epoch is %d", groupTopicName(p), epochString(epoch), cur)
 		return
 	}
 	delete(c.owned, p)
@@ -297,7 +297,7 @@ func (c *Coordinator) unloadPartition(p, epoch int32) {
 		groups++
 	}
 	c.mu.Unlock()
-	c.mgrInfof("Finished unloading %s for coordinator epoch %s. Removed %d cached offsets and %d cached groups.",
+	c.mgr.infof("Finished unloading %s for coordinator epoch %s. Removed %d cached offsets and %d cached groups.",
 		groupTopicName(p), epochString(epoch), offsets, groups)
 }
 
@@ -387,7 +387,7 @@ func (c *Coordinator) OnTxnCompleted(pid int64, partitions []int32, commit bool)
 	for _, id := range ids {
 		g := c.getGroup(id)
 		if g == nil {
-			c.mgrInfof("Group %s has moved away from %d after transaction marker was written but before the cache was updated. The cache on the new group owner will be updated instead.", id, c.cfg.BrokerID)
+			c.mgr.infof("Group %s has moved away from %d after transaction marker was written but before the cache was updated. The cache on the new group owner will be updated instead.", id, c.cfg.BrokerID)
 			continue
 		}
 		g.mu.Lock()

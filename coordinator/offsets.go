@@ -6,14 +6,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// commitEntry is one partition of an OffsetCommit in request order, with its answer.
-type commitEntry struct {
-	tp   topicPartition
-	om   offsetAndMetadata
-	code int16
-	done bool // answered before reaching the group (unknown topic)
-}
-
 // OffsetCommit is Kafka's handleCommitOffsets: the request's offsets are written in one batch and become
 // visible (OffsetFetch) only once the write succeeded; respond is called when it completed.
 //
@@ -25,54 +17,41 @@ func (c *Coordinator) OffsetCommit(req *kmsg.OffsetCommitRequest, respond func(*
 	if req.Version >= 2 && req.Version <= 4 && req.RetentionTimeMillis != -1 {
 		expire = now + req.RetentionTimeMillis
 	}
-	var entries []*commitEntry
-	var toCommit []*commitEntry
+	var b commitBatch
 	for _, t := range req.Topics {
 		exists := c.log.TopicExists(t.Topic)
 		for _, p := range t.Partitions {
-			e := &commitEntry{tp: topicPartition{t.Topic, p.Partition}}
-			e.om = offsetAndMetadata{offset: p.Offset, leaderEpoch: -1, commitTimestamp: now, expireTimestamp: expire}
+			om := offsetAndMetadata{offset: p.Offset, leaderEpoch: -1, metadata: commitMetadata(p.Metadata),
+				commitTimestamp: now, expireTimestamp: expire}
 			if req.Version >= 6 {
-				e.om.leaderEpoch = p.LeaderEpoch
-			}
-			if p.Metadata != nil {
-				e.om.metadata = *p.Metadata
+				om.leaderEpoch = p.LeaderEpoch
 			}
 			if req.Version == 1 && p.Timestamp != -1 {
-				e.om.commitTimestamp = p.Timestamp
+				om.commitTimestamp = p.Timestamp
 			}
-			if !exists {
-				e.code, e.done = errUnknownTopicOrPartition, true
-			} else {
-				toCommit = append(toCommit, e)
-			}
-			entries = append(entries, e)
+			b.add(topicPartition{t.Topic, p.Partition}, om, exists)
 		}
 	}
 	answer := func() {
 		resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
-		for _, e := range entries {
-			n := len(resp.Topics)
-			if n == 0 || resp.Topics[n-1].Topic != e.tp.topic {
-				rt := kmsg.NewOffsetCommitResponseTopic()
-				rt.Topic = e.tp.topic
-				resp.Topics = append(resp.Topics, rt)
-				n++
-			}
+		b.eachByTopic(func(name string) {
+			rt := kmsg.NewOffsetCommitResponseTopic()
+			rt.Topic = name
+			resp.Topics = append(resp.Topics, rt)
+		}, func(e *commitEntry) {
 			rp := kmsg.NewOffsetCommitResponseTopicPartition()
 			rp.Partition = e.tp.partition
 			rp.ErrorCode = e.code
-			resp.Topics[n-1].Partitions = append(resp.Topics[n-1].Partitions, rp)
-		}
+			last := &resp.Topics[len(resp.Topics)-1]
+			last.Partitions = append(last.Partitions, rp)
+		})
 		respond(resp)
 	}
 	fail := func(code int16) {
-		for _, e := range toCommit {
-			e.code = code
-		}
+		b.failAll(code)
 		answer()
 	}
-	if len(toCommit) == 0 {
+	if len(b.toCommit) == 0 {
 		answer()
 		return
 	}
@@ -105,7 +84,7 @@ func (c *Coordinator) OffsetCommit(req *kmsg.OffsetCommitRequest, respond func(*
 		// During PreparingRebalance commits are still allowed: the heartbeat tells the member to rejoin.
 		c.scheduleHeartbeatLocked(g, g.byID[req.MemberID])
 	}
-	c.storeOffsetsLocked(g, toCommit, answer)
+	c.storeOffsetsLocked(g, b.toCommit, answer)
 }
 
 // validateOffsetCommitLocked is GroupCoordinator.validateOffsetCommit; transactional is set for
@@ -153,14 +132,7 @@ func javaLength(s string) int {
 // storeOffsetsLocked appends the commits with valid metadata as one batch; answer is called once every entry
 // has its code (at once if none can be written).
 func (c *Coordinator) storeOffsetsLocked(g *group, entries []*commitEntry, answer func()) {
-	var valid []*commitEntry
-	for _, e := range entries {
-		if javaLength(e.om.metadata) > c.cfg.OffsetMetadataMaxBytes {
-			e.code = errOffsetMetadataTooLarge
-		} else {
-			valid = append(valid, e)
-		}
-	}
+	valid := c.validMetadata(entries)
 	if len(valid) == 0 {
 		answer()
 		return

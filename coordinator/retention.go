@@ -10,7 +10,7 @@ func (c *Coordinator) cleanupGroupMetadata(groups []*group, selector func(*group
 		g.mu.Lock()
 		removed := selector(g)
 		if g.is(stateEmpty) && !g.hasOffsets() {
-			c.mgrInfof("Group %s transitioned to Dead in generation %d", g.id, g.generation)
+			c.mgr.infof("Group %s transitioned to Dead in generation %d", g.id, g.generation)
 			g.transitionTo(stateDead, c.nowMs())
 		}
 		dead, generation := g.is(stateDead), g.generation
@@ -31,7 +31,7 @@ func (c *Coordinator) cleanupGroupMetadata(groups []*group, selector func(*group
 		id, n := g.id, len(tombstones)
 		c.log.Append(g.partition, tombstones, func(err error) {
 			if err != nil {
-				c.mgrErrorf("Failed to append %d tombstones to %s for expired/deleted offsets and/or metadata for group %s: %v",
+				c.mgr.errorf("Failed to append %d tombstones to %s for expired/deleted offsets and/or metadata for group %s: %v",
 					n, groupTopicName(g.partition), id, err)
 			}
 		})
@@ -47,7 +47,7 @@ func (c *Coordinator) expireOffsets() {
 		return g.removeExpiredOffsets(start, retention)
 	})
 	if removed > 0 {
-		c.mgrInfof("Removed %d expired offsets in %d milliseconds.", removed, c.nowMs()-start)
+		c.mgr.infof("Removed %d expired offsets in %d milliseconds.", removed, c.nowMs()-start)
 	}
 }
 

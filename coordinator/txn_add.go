@@ -18,18 +18,16 @@ func (t *TxnCoordinator) AddPartitionsToTxn(req *kmsg.AddPartitionsToTxnRequest,
 		}
 		t.addPartitionsForTxn(req.TransactionalID, req.ProducerID, req.ProducerEpoch, parts, false, req.Version, func(res map[TopicPartition]int16) {
 			resp := req.ResponseKind().(*kmsg.AddPartitionsToTxnResponse)
-			for _, tp := range parts {
-				n := len(resp.Topics)
-				if n == 0 || resp.Topics[n-1].Topic != tp.Topic {
-					rt := kmsg.NewAddPartitionsToTxnResponseTopic()
-					rt.Topic = tp.Topic
-					resp.Topics = append(resp.Topics, rt)
-					n++
-				}
+			byTopic(parts, topicOfPartition, func(name string) {
+				rt := kmsg.NewAddPartitionsToTxnResponseTopic()
+				rt.Topic = name
+				resp.Topics = append(resp.Topics, rt)
+			}, func(tp TopicPartition) {
 				rp := kmsg.NewAddPartitionsToTxnResponseTopicPartition()
 				rp.Partition, rp.ErrorCode = tp.Partition, res[tp]
-				resp.Topics[n-1].Partitions = append(resp.Topics[n-1].Partitions, rp)
-			}
+				last := &resp.Topics[len(resp.Topics)-1]
+				last.Partitions = append(last.Partitions, rp)
+			})
 			respond(resp)
 		})
 		return
@@ -52,18 +50,16 @@ func (t *TxnCoordinator) AddPartitionsToTxn(req *kmsg.AddPartitionsToTxnRequest,
 		t.addPartitionsForTxn(tx.TransactionalID, tx.ProducerID, tx.ProducerEpoch, parts, tx.VerifyOnly, req.Version, func(res map[TopicPartition]int16) {
 			out := kmsg.NewAddPartitionsToTxnResponseTransaction()
 			out.TransactionalID = tx.TransactionalID
-			for _, tp := range parts {
-				n := len(out.Topics)
-				if n == 0 || out.Topics[n-1].Topic != tp.Topic {
-					rt := kmsg.NewAddPartitionsToTxnResponseTransactionTopic()
-					rt.Topic = tp.Topic
-					out.Topics = append(out.Topics, rt)
-					n++
-				}
+			byTopic(parts, topicOfPartition, func(name string) {
+				rt := kmsg.NewAddPartitionsToTxnResponseTransactionTopic()
+				rt.Topic = name
+				out.Topics = append(out.Topics, rt)
+			}, func(tp TopicPartition) {
 				rp := kmsg.NewAddPartitionsToTxnResponseTransactionTopicPartition()
 				rp.Partition, rp.ErrorCode = tp.Partition, res[tp]
-				out.Topics[n-1].Partitions = append(out.Topics[n-1].Partitions, rp)
-			}
+				last := &out.Topics[len(out.Topics)-1]
+				last.Partitions = append(last.Partitions, rp)
+			})
 			if left.done(func() { resp.Transactions[i] = out }) {
 				respond(resp)
 			}
@@ -78,11 +74,7 @@ func (t *TxnCoordinator) addPartitionsForTxn(id string, pid int64, epoch int16, 
 		if version < 2 && code == errProducerFenced {
 			code = errInvalidProducerEpoch
 		}
-		res := map[TopicPartition]int16{}
-		for _, tp := range parts {
-			res[tp] = code
-		}
-		cb(res)
+		cb(sameCode(parts, code))
 	}
 	res := map[TopicPartition]int16{}
 	missing := false
@@ -116,17 +108,9 @@ func (t *TxnCoordinator) addPartitionsForTxn(id string, pid int64, epoch int16, 
 
 // addPartitions is TransactionCoordinator.handleAddPartitionsToTransaction (also AddOffsetsToTxn's).
 func (t *TxnCoordinator) addPartitions(id string, pid int64, epoch int16, parts []TopicPartition, cb func(int16)) {
-	if id == "" {
-		cb(errInvalidRequest)
-		return
-	}
-	coordEpoch, m, code := t.getState(id)
+	coordEpoch, m, code := t.existingState(id)
 	if code != errNone {
 		cb(code)
-		return
-	}
-	if m == nil {
-		cb(errInvalidProducerIDMapping)
 		return
 	}
 	var tr txnTransit
@@ -159,6 +143,17 @@ func (t *TxnCoordinator) addPartitions(id string, pid int64, epoch int16, parts 
 	t.appendTxn(id, coordEpoch, tr, nil, cb)
 }
 
+func topicOfPartition(tp TopicPartition) string { return tp.Topic }
+
+// sameCode answers every partition with code.
+func sameCode(parts []TopicPartition, code int16) map[TopicPartition]int16 {
+	res := make(map[TopicPartition]int16, len(parts))
+	for _, tp := range parts {
+		res[tp] = code
+	}
+	return res
+}
+
 func (m *txnMeta) hasAll(parts []TopicPartition) bool {
 	for _, tp := range parts {
 		if !m.partitions[tp] {
@@ -171,24 +166,10 @@ func (m *txnMeta) hasAll(parts []TopicPartition) bool {
 // verifyPartitions is handleVerifyPartitionsInTransaction (AddPartitionsToTxn v4 VerifyOnly): which of the
 // partitions are in the producer's open transaction.
 func (t *TxnCoordinator) verifyPartitions(id string, pid int64, epoch int16, parts []TopicPartition, cb func(map[TopicPartition]int16)) {
-	all := func(code int16) {
-		res := map[TopicPartition]int16{}
-		for _, tp := range parts {
-			res[tp] = code
-		}
-		cb(res)
-	}
-	if id == "" {
-		all(errInvalidRequest)
-		return
-	}
-	_, m, code := t.getState(id)
+	all := func(code int16) { cb(sameCode(parts, code)) }
+	_, m, code := t.existingState(id)
 	if code != errNone {
 		all(code)
-		return
-	}
-	if m == nil {
-		all(errInvalidProducerIDMapping)
 		return
 	}
 	res := map[TopicPartition]int16{}

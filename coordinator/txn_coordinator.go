@@ -2,12 +2,10 @@ package coordinator
 
 import (
 	"fmt"
-	"io"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/sirupsen/logrus"
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/zkafka/zkafka/internal/jhash"
@@ -68,11 +66,12 @@ type txnPartition struct {
 // Every method may be called from many goroutines at once; respond callbacks are called exactly once,
 // possibly after the method returned (from the goroutine of a log append or marker completion).
 type TxnCoordinator struct {
-	cfg     TxnConfig
-	log     Log
-	ids     ProducerIDs
-	markers MarkerWriter
-	logger  *logrus.Entry
+	cfg        TxnConfig
+	log        Log
+	ids        ProducerIDs
+	markers    MarkerWriter
+	logContext            // "[TransactionCoordinator id=N] "
+	mgr        logContext // "[Transaction State Manager N]: "
 
 	mu      sync.RWMutex
 	active  bool
@@ -116,50 +115,18 @@ func NewTxn(cfg TxnConfig, l Log, ids ProducerIDs, markers MarkerWriter) *TxnCoo
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	base := cfg.Logger
-	if base == nil {
-		l := logrus.New()
-		l.SetOutput(io.Discard)
-		base = logrus.NewEntry(l)
-	}
+	entry := baseLogger(cfg.Logger).WithField("component", "transaction-coordinator")
 	return &TxnCoordinator{
-		cfg:     cfg,
-		log:     l,
-		ids:     ids,
-		markers: markers,
-		logger:  base.WithField("component", "transaction-coordinator"),
-		loading: map[int32]int32{},
-		cache:   map[int32]*txnPartition{},
-		stop:    make(chan struct{}),
+		cfg:        cfg,
+		log:        l,
+		ids:        ids,
+		markers:    markers,
+		logContext: newLogContext(entry, "[TransactionCoordinator id=%d] ", cfg.BrokerID),
+		mgr:        newLogContext(entry, "[Transaction State Manager %d]: ", cfg.BrokerID),
+		loading:    map[int32]int32{},
+		cache:      map[int32]*txnPartition{},
+		stop:       make(chan struct{}),
 	}
-}
-
-func (t *TxnCoordinator) infof(format string, args ...any) {
-	t.logger.Infof("[TransactionCoordinator id=%d] "+format, append([]any{t.cfg.BrokerID}, args...)...)
-}
-
-func (t *TxnCoordinator) warnf(format string, args ...any) {
-	t.logger.Warnf("[TransactionCoordinator id=%d] "+format, append([]any{t.cfg.BrokerID}, args...)...)
-}
-
-func (t *TxnCoordinator) errorf(format string, args ...any) {
-	t.logger.Errorf("[TransactionCoordinator id=%d] "+format, append([]any{t.cfg.BrokerID}, args...)...)
-}
-
-func (t *TxnCoordinator) debugf(format string, args ...any) {
-	t.logger.Debugf("[TransactionCoordinator id=%d] "+format, append([]any{t.cfg.BrokerID}, args...)...)
-}
-
-func (t *TxnCoordinator) mgrInfof(format string, args ...any) {
-	t.logger.Infof("[Transaction State Manager %d]: "+format, append([]any{t.cfg.BrokerID}, args...)...)
-}
-
-func (t *TxnCoordinator) mgrWarnf(format string, args ...any) {
-	t.logger.Warnf("[Transaction State Manager %d]: "+format, append([]any{t.cfg.BrokerID}, args...)...)
-}
-
-func (t *TxnCoordinator) mgrErrorf(format string, args ...any) {
-	t.logger.Errorf("[Transaction State Manager %d]: "+format, append([]any{t.cfg.BrokerID}, args...)...)
 }
 
 func (t *TxnCoordinator) nowMs() int64 { return t.cfg.Now().UnixMilli() }
@@ -271,6 +238,22 @@ func (t *TxnCoordinator) getState(id string) (int32, *txnMeta, int16) {
 	return t.getStateLocked(id)
 }
 
+// existingState is getState for requests about a transaction that must exist already: an empty id is
+// INVALID_REQUEST and an unknown one INVALID_PRODUCER_ID_MAPPING.
+func (t *TxnCoordinator) existingState(id string) (int32, *txnMeta, int16) {
+	if id == "" {
+		return 0, nil, errInvalidRequest
+	}
+	coordEpoch, m, code := t.getState(id)
+	switch {
+	case code != errNone:
+		return 0, nil, code
+	case m == nil:
+		return 0, nil, errInvalidProducerIDMapping
+	}
+	return coordEpoch, m, errNone
+}
+
 // putStateIfNotExists adds m unless the id has metadata already, and returns the metadata in the cache.
 func (t *TxnCoordinator) putStateIfNotExists(m *txnMeta) (int32, *txnMeta, int16) {
 	t.mu.Lock()
@@ -321,18 +304,18 @@ func (t *TxnCoordinator) onTxnAppended(id string, coordEpoch int32, tr txnTransi
 	if code == errNone {
 		switch {
 		case gcode != errNone:
-			t.mgrInfof("Accessing the cached transaction metadata for %s returns %s error; aborting transition to the new metadata and setting the error in the callback", id, errName(gcode))
+			t.mgr.infof("Accessing the cached transaction metadata for %s returns %s error; aborting transition to the new metadata and setting the error in the callback", id, errName(gcode))
 			code = gcode
 		case m == nil:
-			t.mgrInfof("The cached coordinator metadata does not exist in the cache anymore for %s after appended its new metadata to the transaction log (txn topic partition %d) while it was %d before appending; aborting transition to the new metadata and returning NOT_COORDINATOR in the callback", id, t.PartitionFor(id), coordEpoch)
+			t.mgr.infof("The cached coordinator metadata does not exist in the cache anymore for %s after appended its new metadata to the transaction log (txn topic partition %d) while it was %d before appending; aborting transition to the new metadata and returning NOT_COORDINATOR in the callback", id, t.PartitionFor(id), coordEpoch)
 			code = errNotCoordinator
 		default:
 			m.mu.Lock()
 			if epoch != coordEpoch {
-				t.mgrInfof("The cached coordinator epoch for %s has changed to %d after appended its new metadata to the transaction log (txn topic partition %d) while it was %d before appending; aborting transition to the new metadata and returning NOT_COORDINATOR in the callback", id, epoch, t.PartitionFor(id), coordEpoch)
+				t.mgr.infof("The cached coordinator epoch for %s has changed to %d after appended its new metadata to the transaction log (txn topic partition %d) while it was %d before appending; aborting transition to the new metadata and returning NOT_COORDINATOR in the callback", id, epoch, t.PartitionFor(id), coordEpoch)
 				code = errNotCoordinator
 			} else if err := m.completeTransitionLocked(tr); err != nil {
-				t.mgrErrorf("%v", err)
+				t.mgr.errorf("%v", err)
 				m.clearPendingLocked()
 				code = errUnknownServerError
 			}
@@ -342,9 +325,9 @@ func (t *TxnCoordinator) onTxnAppended(id string, coordEpoch int32, tr txnTransi
 		m.mu.Lock()
 		if epoch == coordEpoch {
 			if retryOnError != nil && retryOnError(code) {
-				t.mgrInfof("TransactionalId %s append transaction log for %v transition failed due to %s, not resetting pending state but just returning the error in the callback to let the caller retry", id, tr.state, errName(code))
+				t.mgr.infof("TransactionalId %s append transaction log for %v transition failed due to %s, not resetting pending state but just returning the error in the callback to let the caller retry", id, tr.state, errName(code))
 			} else {
-				t.mgrInfof("TransactionalId %s append transaction log for %v transition failed due to %s, resetting pending state, aborting state transition and returning %s in the callback", id, tr.state, errName(code), errName(code))
+				t.mgr.infof("TransactionalId %s append transaction log for %v transition failed due to %s, resetting pending state, aborting state transition and returning %s in the callback", id, tr.state, errName(code), errName(code))
 				m.clearPendingLocked()
 			}
 		}

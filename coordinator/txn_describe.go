@@ -45,16 +45,14 @@ func (t *TxnCoordinator) describe(id string) kmsg.DescribeTransactionsResponseTr
 		s.ErrorCode = errTransactionalIDNotFound
 		return s
 	}
-	for _, tp := range sortedPartitions(m.partitions) {
-		n := len(s.Topics)
-		if n == 0 || s.Topics[n-1].Topic != tp.Topic {
-			rt := kmsg.NewDescribeTransactionsResponseTransactionStateTopic()
-			rt.Topic = tp.Topic
-			s.Topics = append(s.Topics, rt)
-			n++
-		}
-		s.Topics[n-1].Partitions = append(s.Topics[n-1].Partitions, tp.Partition)
-	}
+	byTopic(sortedPartitions(m.partitions), topicOfPartition, func(name string) {
+		rt := kmsg.NewDescribeTransactionsResponseTransactionStateTopic()
+		rt.Topic = name
+		s.Topics = append(s.Topics, rt)
+	}, func(tp TopicPartition) {
+		last := &s.Topics[len(s.Topics)-1]
+		last.Partitions = append(last.Partitions, tp.Partition)
+	})
 	s.ProducerID = m.producerID
 	s.ProducerEpoch = m.producerEpoch
 	s.State = m.state.String()

@@ -20,17 +20,9 @@ func (t *TxnCoordinator) EndTxn(req *kmsg.EndTxnRequest, respond func(*kmsg.EndT
 // endTransaction is TransactionCoordinator.endTransaction. fromClient is false for the coordinator's own
 // aborts (fencing, timeouts), whose producer epoch is the bumped one of a pending PrepareEpochFence.
 func (t *TxnCoordinator) endTransaction(id string, pid int64, epoch int16, commit, fromClient bool, cb func(int16)) {
-	if id == "" {
-		cb(errInvalidRequest)
-		return
-	}
-	coordEpoch, m, code := t.getState(id)
+	coordEpoch, m, code := t.existingState(id)
 	if code != errNone {
 		cb(code)
-		return
-	}
-	if m == nil {
-		cb(errInvalidProducerIDMapping)
 		return
 	}
 	isEpochFence := false

@@ -115,7 +115,7 @@ func (t *TxnCoordinator) onTombstonesWritten(p int32, expired []expiredTxn, err 
 		if e.epoch == x.coordEpoch && m.pendingIs(txnDead) && m.producerEpoch == x.tr.producerEpoch && code == errNone {
 			delete(e.ids, x.id)
 		} else {
-			t.mgrWarnf("Failed to remove expired transactionalId: %s from cache. Tombstone append error code: %s, pendingState: %v, producerEpoch: %d, expected producerEpoch: %d, coordinatorEpoch: %d, expected coordinatorEpoch: %d",
+			t.mgr.warnf("Failed to remove expired transactionalId: %s from cache. Tombstone append error code: %s, pendingState: %v, producerEpoch: %d, expected producerEpoch: %d, coordinatorEpoch: %d, expected coordinatorEpoch: %d",
 				x.id, errName(code), m.pending, m.producerEpoch, x.tr.producerEpoch, e.epoch, x.coordEpoch)
 			m.clearPendingLocked()
 		}

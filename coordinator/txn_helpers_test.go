@@ -80,15 +80,7 @@ func (f *txnFake) Load(p int32, fn func(Batch) error) error {
 	f.loadGate = nil
 	bs := append([]Batch(nil), f.batches[p]...)
 	f.mu.Unlock()
-	if gate != nil {
-		<-gate
-	}
-	for _, b := range bs {
-		if err := fn(b); err != nil {
-			return err
-		}
-	}
-	return nil
+	return replayBatches(bs, gate, fn)
 }
 
 func (f *txnFake) TopicExists(topic string) bool {
@@ -134,6 +126,13 @@ func (f *txnFake) WriteMarkers(m TxnMarker, done func(map[TopicPartition]error))
 		return
 	}
 	complete()
+}
+
+// holdAllMarkers keeps marker completions back until releaseMarkers: markers in flight.
+func (f *txnFake) holdAllMarkers() {
+	f.mu.Lock()
+	f.holdMarkers = true
+	f.mu.Unlock()
 }
 
 // releaseMarkers completes the held marker writes.
@@ -328,6 +327,22 @@ func (t *TxnCoordinator) endTxn(tb testing.TB, version int16, id string, pid int
 	ch := make(chan *kmsg.EndTxnResponse, 1)
 	t.EndTxn(r, func(resp *kmsg.EndTxnResponse) { ch <- resp })
 	return recvTB(tb, ch).ErrorCode
+}
+
+// mustAdd adds tps to id's transaction (v3) and fails the test unless all of them are added.
+func (t *TxnCoordinator) mustAdd(tb testing.TB, id string, pid int64, epoch int16, tps ...TopicPartition) {
+	tb.Helper()
+	if code := t.addCode(tb, 3, id, pid, epoch, tps...); code != 0 {
+		tb.Fatalf("add: %s", errName(code))
+	}
+}
+
+// mustCommit ends id's transaction with a commit (v3) and fails the test unless it is accepted.
+func (t *TxnCoordinator) mustCommit(tb testing.TB, id string, pid int64, epoch int16) {
+	tb.Helper()
+	if code := t.endTxn(tb, 3, id, pid, epoch, true); code != 0 {
+		tb.Fatalf("end: %s", errName(code))
+	}
 }
 
 func (t *TxnCoordinator) describeOne(id string) kmsg.DescribeTransactionsResponseTransactionState {

@@ -42,10 +42,10 @@ func (t *TxnCoordinator) OnResignation(p, epoch int32) {
 	delete(t.cache, p)
 	t.mu.Unlock()
 	if e != nil {
-		t.mgrInfof("Unloaded transaction metadata TxnMetadataCacheEntry(coordinatorEpoch=%d, numTransactionalEntries=%d) for %s on become-follower transition",
+		t.mgr.infof("Unloaded transaction metadata TxnMetadataCacheEntry(coordinatorEpoch=%d, numTransactionalEntries=%d) for %s on become-follower transition",
 			e.epoch, len(e.ids), txnTopicName(p))
 	} else {
-		t.mgrInfof("No cached transaction metadata found for %s during become-follower transition", txnTopicName(p))
+		t.mgr.infof("No cached transaction metadata found for %s during become-follower transition", txnTopicName(p))
 	}
 }
 
@@ -65,7 +65,7 @@ type pendingCompletion struct {
 }
 
 func (t *TxnCoordinator) loadPartition(p, epoch int32, startMs int64) {
-	t.mgrInfof("Loading transaction metadata from %s at epoch %d", txnTopicName(p), epoch)
+	t.mgr.infof("Loading transaction metadata from %s at epoch %d", txnTopicName(p), epoch)
 	loaded := map[string]*txnMeta{}
 	err := t.log.Load(p, func(b Batch) error {
 		if t.shuttingDown.Load() || !t.stillLoading(p, epoch) {
@@ -83,7 +83,7 @@ func (t *TxnCoordinator) loadPartition(p, epoch int32, startMs int64) {
 				return fmt.Errorf("record at offset %d: %w", r.Offset, err)
 			}
 			if !known {
-				t.mgrWarnf("Unknown message key with version %d while loading transaction state from %s. Ignoring it. It could be a left over from an aborted upgrade.", version, txnTopicName(p))
+				t.mgr.warnf("Unknown message key with version %d while loading transaction state from %s. Ignoring it. It could be a left over from an aborted upgrade.", version, txnTopicName(p))
 				continue
 			}
 			if r.Value == nil {
@@ -99,9 +99,9 @@ func (t *TxnCoordinator) loadPartition(p, epoch int32, startMs int64) {
 		return nil
 	})
 	if err != nil && !errors.Is(err, errLoadAbandoned) {
-		t.mgrErrorf("Error loading transactions from transaction log %s: %v", txnTopicName(p), err)
+		t.mgr.errorf("Error loading transactions from transaction log %s: %v", txnTopicName(p), err)
 	}
-	t.mgrInfof("Finished loading %d transaction metadata from %s in %d milliseconds", len(loaded), txnTopicName(p), t.nowMs()-startMs)
+	t.mgr.infof("Finished loading %d transaction metadata from %s in %d milliseconds", len(loaded), txnTopicName(p), t.nowMs()-startMs)
 	if t.shuttingDown.Load() {
 		return
 	}
@@ -115,7 +115,7 @@ func (t *TxnCoordinator) loadPartition(p, epoch int32, startMs int64) {
 		return
 	}
 	if prev := t.cache[p]; prev != nil {
-		t.mgrWarnf("Unloaded transaction metadata TxnMetadataCacheEntry(coordinatorEpoch=%d, numTransactionalEntries=%d) from %d as part of loading metadata at epoch %d",
+		t.mgr.warnf("Unloaded transaction metadata TxnMetadataCacheEntry(coordinatorEpoch=%d, numTransactionalEntries=%d) from %d as part of loading metadata at epoch %d",
 			prev.epoch, len(prev.ids), p, epoch)
 	}
 	t.cache[p] = &txnPartition{epoch: epoch, ids: loaded}
@@ -125,7 +125,7 @@ func (t *TxnCoordinator) loadPartition(p, epoch int32, startMs int64) {
 		case txnPrepareCommit, txnPrepareAbort:
 			commit := m.state == txnPrepareCommit
 			if tr, err := m.prepareCompleteLocked(now); err != nil {
-				t.mgrErrorf("%v", err)
+				t.mgr.errorf("%v", err)
 			} else {
 				completions = append(completions, pendingCompletion{m: m, commit: commit, complete: tr})
 			}
@@ -141,7 +141,7 @@ func (t *TxnCoordinator) loadPartition(p, epoch int32, startMs int64) {
 	// COORDINATOR_LOAD_IN_PROGRESS.
 	delete(t.loading, p)
 	t.mu.Unlock()
-	t.mgrInfof("Completed loading transaction metadata from %s for coordinator epoch %d", txnTopicName(p), epoch)
+	t.mgr.infof("Completed loading transaction metadata from %s for coordinator epoch %d", txnTopicName(p), epoch)
 
 	for _, c := range completions {
 		t.sendMarkers(epoch, c.commit, c.m, c.complete)

@@ -10,55 +10,42 @@ import (
 // (OnTxnCompleted). respond is called once the write completed.
 func (c *Coordinator) TxnOffsetCommit(req *kmsg.TxnOffsetCommitRequest, respond func(*kmsg.TxnOffsetCommitResponse)) {
 	now := c.nowMs()
-	var entries, toCommit []*commitEntry
+	var b commitBatch
 	for _, t := range req.Topics {
 		exists := c.log.TopicExists(t.Topic)
 		for _, p := range t.Partitions {
-			e := &commitEntry{tp: topicPartition{t.Topic, p.Partition}}
-			e.om = offsetAndMetadata{offset: p.Offset, leaderEpoch: -1, commitTimestamp: now, expireTimestamp: -1}
+			om := offsetAndMetadata{offset: p.Offset, leaderEpoch: -1, metadata: commitMetadata(p.Metadata),
+				commitTimestamp: now, expireTimestamp: -1}
 			if req.Version >= 2 {
-				e.om.leaderEpoch = p.LeaderEpoch
+				om.leaderEpoch = p.LeaderEpoch
 			}
-			if p.Metadata != nil {
-				e.om.metadata = *p.Metadata
-			}
-			if !exists {
-				e.code, e.done = errUnknownTopicOrPartition, true
-			} else {
-				toCommit = append(toCommit, e)
-			}
-			entries = append(entries, e)
+			b.add(topicPartition{t.Topic, p.Partition}, om, exists)
 		}
 	}
 	answer := func() {
 		resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
-		for _, e := range entries {
-			code := e.code
-			if req.Version < 2 && code == errCoordinatorLoadInProgress {
-				// Producers before 2.0 (KAFKA-7296) do not retry COORDINATOR_LOAD_IN_PROGRESS here.
-				code = errCoordinatorNotAvailable
-			}
-			n := len(resp.Topics)
-			if n == 0 || resp.Topics[n-1].Topic != e.tp.topic {
-				rt := kmsg.NewTxnOffsetCommitResponseTopic()
-				rt.Topic = e.tp.topic
-				resp.Topics = append(resp.Topics, rt)
-				n++
-			}
+		b.eachByTopic(func(name string) {
+			rt := kmsg.NewTxnOffsetCommitResponseTopic()
+			rt.Topic = name
+			resp.Topics = append(resp.Topics, rt)
+		}, func(e *commitEntry) {
 			rp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
 			rp.Partition = e.tp.partition
-			rp.ErrorCode = code
-			resp.Topics[n-1].Partitions = append(resp.Topics[n-1].Partitions, rp)
-		}
+			rp.ErrorCode = e.code
+			if req.Version < 2 && rp.ErrorCode == errCoordinatorLoadInProgress {
+				// Producers before 2.0 (KAFKA-7296) do not retry COORDINATOR_LOAD_IN_PROGRESS here.
+				rp.ErrorCode = errCoordinatorNotAvailable
+			}
+			last := &resp.Topics[len(resp.Topics)-1]
+			last.Partitions = append(last.Partitions, rp)
+		})
 		respond(resp)
 	}
 	fail := func(code int16) {
-		for _, e := range toCommit {
-			e.code = code
-		}
+		b.failAll(code)
 		answer()
 	}
-	if len(toCommit) == 0 {
+	if len(b.toCommit) == 0 {
 		answer()
 		return
 	}
@@ -78,20 +65,13 @@ func (c *Coordinator) TxnOffsetCommit(req *kmsg.TxnOffsetCommitRequest, respond 
 		fail(code)
 		return
 	}
-	c.storeTxnOffsetsLocked(g, req.ProducerID, req.ProducerEpoch, toCommit, answer)
+	c.storeTxnOffsetsLocked(g, req.ProducerID, req.ProducerEpoch, b.toCommit, answer)
 }
 
 // storeTxnOffsetsLocked is storeOffsetsLocked for a producer's transaction: the valid commits are staged
 // as pending for the producer and appended as one transactional batch.
 func (c *Coordinator) storeTxnOffsetsLocked(g *group, pid int64, epoch int16, entries []*commitEntry, answer func()) {
-	var valid []*commitEntry
-	for _, e := range entries {
-		if javaLength(e.om.metadata) > c.cfg.OffsetMetadataMaxBytes {
-			e.code = errOffsetMetadataTooLarge
-		} else {
-			valid = append(valid, e)
-		}
-	}
+	valid := c.validMetadata(entries)
 	if len(valid) == 0 {
 		answer()
 		return

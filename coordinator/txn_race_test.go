@@ -21,12 +21,8 @@ func TestTxnEndOvertakesAddPartitions(t *testing.T) {
 		ep  int16
 	}
 	commitOne := func(t *testing.T, s setup) {
-		if code := s.c.addCode(t, 3, "txn", s.pid, s.ep, tp("t", 0)); code != 0 {
-			t.Fatalf("add: %s", errName(code))
-		}
-		if code := s.c.endTxn(t, 3, "txn", s.pid, s.ep, true); code != 0 {
-			t.Fatalf("end: %s", errName(code))
-		}
+		s.c.mustAdd(t, "txn", s.pid, s.ep, tp("t", 0))
+		s.c.mustCommit(t, "txn", s.pid, s.ep)
 	}
 	for _, tc := range []struct {
 		name   string
@@ -57,9 +53,7 @@ func TestTxnEndOvertakesAddPartitions(t *testing.T) {
 			}
 		}, kerr.ConcurrentTransactions.Code, "Empty"},
 		{"previous commit's markers in flight", func(t *testing.T, s setup) func() {
-			s.f.mu.Lock()
-			s.f.holdMarkers = true
-			s.f.mu.Unlock()
+			s.f.holdAllMarkers()
 			commitOne(t, s)
 			return s.f.releaseMarkers
 		}, kerr.ConcurrentTransactions.Code, "PrepareCommit"},

@@ -79,9 +79,7 @@ func TestTxnCommitFlow(t *testing.T) {
 	if pid != 1000 || epoch != 0 {
 		t.Fatalf("init: pid %d epoch %d", pid, epoch)
 	}
-	if code := c.addCode(t, 3, "txn-1", pid, epoch, tp("t", 0), tp("t", 1)); code != 0 {
-		t.Fatalf("add: %s", errName(code))
-	}
+	c.mustAdd(t, "txn-1", pid, epoch, tp("t", 0), tp("t", 1))
 	// Adding partitions already in the transaction writes nothing.
 	if code := c.addCode(t, 3, "txn-1", pid, epoch, tp("t", 1)); code != 0 {
 		t.Fatalf("add again: %s", errName(code))
@@ -90,9 +88,7 @@ func TestTxnCommitFlow(t *testing.T) {
 		t.Fatalf("state %s", got)
 	}
 	clk.advance(time.Second)
-	if code := c.endTxn(t, 3, "txn-1", pid, epoch, true); code != 0 {
-		t.Fatalf("end: %s", errName(code))
-	}
+	c.mustCommit(t, "txn-1", pid, epoch)
 	waitFor(t, "CompleteCommit", func() bool { return c.stateOf("txn-1") == "CompleteCommit" })
 
 	want := []string{
@@ -127,9 +123,7 @@ func TestTxnCommitFlow(t *testing.T) {
 func TestTxnAbortFlowWithOffsets(t *testing.T) {
 	c, f, _ := newTxnTest(t)
 	pid, epoch := c.mustInit(t, "txn-1")
-	if code := c.addCode(t, 3, "txn-1", pid, epoch, tp("u", 3)); code != 0 {
-		t.Fatalf("add: %s", errName(code))
-	}
+	c.mustAdd(t, "txn-1", pid, epoch, tp("u", 3))
 	if code := c.addOffsets(t, 3, "txn-1", pid, epoch, "group"); code != 0 {
 		t.Fatalf("add offsets: %s", errName(code))
 	}
@@ -160,9 +154,7 @@ func TestTxnAbortFlowWithOffsets(t *testing.T) {
 func TestTxnFenceOngoing(t *testing.T) {
 	c, f, _ := newTxnTest(t)
 	pid, epoch := c.mustInit(t, "txn-1")
-	if code := c.addCode(t, 3, "txn-1", pid, epoch, tp("t", 0)); code != 0 {
-		t.Fatalf("add: %s", errName(code))
-	}
+	c.mustAdd(t, "txn-1", pid, epoch, tp("t", 0))
 	if resp := c.initPID(t, initReq(4, strp("txn-1"), 60000)); resp.ErrorCode != kerr.ConcurrentTransactions.Code {
 		t.Fatalf("init during txn: %+v", resp)
 	}
@@ -195,9 +187,7 @@ func TestTxnTimeoutAbort(t *testing.T) {
 		t.Fatalf("init: %s", errName(resp.ErrorCode))
 	}
 	pid, epoch := resp.ProducerID, resp.ProducerEpoch
-	if code := c.addCode(t, 3, "txn-1", pid, epoch, tp("t", 0)); code != 0 {
-		t.Fatalf("add: %s", errName(code))
-	}
+	c.mustAdd(t, "txn-1", pid, epoch, tp("t", 0))
 	c.abortTimedOutTransactions()
 	if got := c.stateOf("txn-1"); got != "Ongoing" {
 		t.Fatalf("aborted before its timeout: %s", got)
@@ -284,15 +274,9 @@ func TestTxnLoadResumesPrepareCommit(t *testing.T) {
 func TestTxnResignation(t *testing.T) {
 	c, f, _ := newTxnTest(t)
 	pid, epoch := c.mustInit(t, "txn-1")
-	if code := c.addCode(t, 3, "txn-1", pid, epoch, tp("t", 0)); code != 0 {
-		t.Fatalf("add: %s", errName(code))
-	}
-	f.mu.Lock()
-	f.holdMarkers = true
-	f.mu.Unlock()
-	if code := c.endTxn(t, 3, "txn-1", pid, epoch, true); code != 0 {
-		t.Fatalf("end: %s", errName(code))
-	}
+	c.mustAdd(t, "txn-1", pid, epoch, tp("t", 0))
+	f.holdAllMarkers()
+	c.mustCommit(t, "txn-1", pid, epoch)
 	waitFor(t, "markers sent", func() bool { return len(f.markerList()) == 1 })
 	c.OnResignation(0, 7)
 	n := len(f.eventList())
@@ -332,9 +316,7 @@ func TestTxnErrors(t *testing.T) {
 		{"end empty id", func(t *testing.T, s setup) int16 { return s.c.endTxn(t, 3, "", s.pid, s.ep, true) }, kerr.InvalidRequest.Code},
 		{"end future epoch", func(t *testing.T, s setup) int16 { return s.c.endTxn(t, 3, "txn", s.pid, s.ep+1, true) }, kerr.ProducerFenced.Code},
 		{"end while prepare commit", func(t *testing.T, s setup) int16 {
-			s.f.mu.Lock()
-			s.f.holdMarkers = true
-			s.f.mu.Unlock()
+			s.f.holdAllMarkers()
 			defer s.f.releaseMarkers()
 			if code := s.c.endTxn(t, 3, "txn", s.pid, s.ep, true); code != 0 {
 				t.Fatalf("first end: %s", errName(code))
@@ -342,9 +324,7 @@ func TestTxnErrors(t *testing.T) {
 			return s.c.endTxn(t, 3, "txn", s.pid, s.ep, true)
 		}, kerr.ConcurrentTransactions.Code},
 		{"add while prepare commit", func(t *testing.T, s setup) int16 {
-			s.f.mu.Lock()
-			s.f.holdMarkers = true
-			s.f.mu.Unlock()
+			s.f.holdAllMarkers()
 			defer s.f.releaseMarkers()
 			if code := s.c.endTxn(t, 3, "txn", s.pid, s.ep, true); code != 0 {
 				t.Fatalf("first end: %s", errName(code))
@@ -352,9 +332,7 @@ func TestTxnErrors(t *testing.T) {
 			return s.c.addCode(t, 3, "txn", s.pid, s.ep, tp("t", 5))
 		}, kerr.ConcurrentTransactions.Code},
 		{"init while prepare commit", func(t *testing.T, s setup) int16 {
-			s.f.mu.Lock()
-			s.f.holdMarkers = true
-			s.f.mu.Unlock()
+			s.f.holdAllMarkers()
 			defer s.f.releaseMarkers()
 			if code := s.c.endTxn(t, 3, "txn", s.pid, s.ep, true); code != 0 {
 				t.Fatalf("first end: %s", errName(code))
@@ -362,9 +340,7 @@ func TestTxnErrors(t *testing.T) {
 			return s.c.initPID(t, initReq(4, strp("txn"), 1000)).ErrorCode
 		}, kerr.ConcurrentTransactions.Code},
 		{"abort while prepare commit", func(t *testing.T, s setup) int16 {
-			s.f.mu.Lock()
-			s.f.holdMarkers = true
-			s.f.mu.Unlock()
+			s.f.holdAllMarkers()
 			defer s.f.releaseMarkers()
 			if code := s.c.endTxn(t, 3, "txn", s.pid, s.ep, true); code != 0 {
 				t.Fatalf("first end: %s", errName(code))
@@ -408,9 +384,7 @@ func TestTxnErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c, f, _ := newTxnTest(t)
 			pid, ep := c.mustInit(t, "txn")
-			if code := c.addCode(t, 3, "txn", pid, ep, tp("t", 0)); code != 0 {
-				t.Fatalf("add: %s", errName(code))
-			}
+			c.mustAdd(t, "txn", pid, ep, tp("t", 0))
 			if got := tc.run(t, setup{c, f, pid, ep}); got != tc.want {
 				t.Fatalf("got %s, want %s", errName(got), errName(tc.want))
 			}
@@ -504,9 +478,7 @@ func TestTxnDescribeAndList(t *testing.T) {
 	c, _, _ := newTxnTest(t)
 	pa, ea := c.mustInit(t, "a")
 	pb, _ := c.mustInit(t, "b")
-	if code := c.addCode(t, 3, "a", pa, ea, tp("u", 1), tp("t", 2), tp("t", 0)); code != 0 {
-		t.Fatalf("add: %s", errName(code))
-	}
+	c.mustAdd(t, "a", pa, ea, tp("u", 1), tp("t", 2), tp("t", 0))
 	d := c.describeOne("a")
 	if d.ErrorCode != 0 || d.State != "Ongoing" || d.ProducerID != pa || d.TimeoutMillis != 60000 || d.StartTimestamp != txnTestStart.UnixMilli() {
 		t.Fatalf("describe a: %+v", d)
@@ -555,9 +527,7 @@ func TestTxnExpireIdleIDs(t *testing.T) {
 	c.mustInit(t, "idle")
 	clk.advance(24 * time.Hour)
 	pid, ep := c.mustInit(t, "busy")
-	if code := c.addCode(t, 3, "busy", pid, ep, tp("t", 0)); code != 0 {
-		t.Fatalf("add: %s", errName(code))
-	}
+	c.mustAdd(t, "busy", pid, ep, tp("t", 0))
 	clk.advance(7*24*time.Hour - time.Hour)
 	c.removeExpiredTransactionalIDs()
 	waitFor(t, "idle removed", func() bool { return c.describeOne("idle").ErrorCode == kerr.TransactionalIDNotFound.Code })
@@ -593,12 +563,8 @@ func TestTxnMarkerRetries(t *testing.T) {
 	f.topics["gone"] = true
 	f.mu.Unlock()
 	pid, ep := c.mustInit(t, "txn")
-	if code := c.addCode(t, 3, "txn", pid, ep, tp("gone", 0), tp("t", 0), tp("t", 1)); code != 0 {
-		t.Fatalf("add: %s", errName(code))
-	}
-	if code := c.endTxn(t, 3, "txn", pid, ep, true); code != 0 {
-		t.Fatalf("end: %s", errName(code))
-	}
+	c.mustAdd(t, "txn", pid, ep, tp("gone", 0), tp("t", 0), tp("t", 1))
+	c.mustCommit(t, "txn", pid, ep)
 	waitFor(t, "CompleteCommit", func() bool { return c.stateOf("txn") == "CompleteCommit" })
 	ms := f.markerList()
 	if len(ms) != 2 || !reflect.DeepEqual(ms[1].Partitions, []TopicPartition{tp("t", 1)}) {
@@ -641,15 +607,9 @@ func TestTxnLoadResumesAborts(t *testing.T) {
 func TestTxnCompletionRetried(t *testing.T) {
 	c, f, _ := newTxnTest(t)
 	pid, ep := c.mustInit(t, "txn")
-	if code := c.addCode(t, 3, "txn", pid, ep, tp("t", 0)); code != 0 {
-		t.Fatalf("add: %s", errName(code))
-	}
-	f.mu.Lock()
-	f.holdMarkers = true
-	f.mu.Unlock()
-	if code := c.endTxn(t, 3, "txn", pid, ep, true); code != 0 {
-		t.Fatalf("end: %s", errName(code))
-	}
+	c.mustAdd(t, "txn", pid, ep, tp("t", 0))
+	f.holdAllMarkers()
+	c.mustCommit(t, "txn", pid, ep)
 	f.setAppendErr(kerr.NotEnoughReplicas)
 	f.releaseMarkers()
 	waitFor(t, "a failed CompleteCommit append", func() bool {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"sync"
 
 	"github.com/klauspost/compress/gzip"
@@ -40,17 +41,7 @@ func compressRecords(codec int, src, dst []byte) ([]byte, error) {
 	case codecNone:
 		return append(dst, src...), nil
 	case codecGzip:
-		buf := bytes.NewBuffer(dst)
-		w := gzipWriters.Get().(*gzip.Writer)
-		defer gzipWriters.Put(w)
-		w.Reset(buf)
-		if _, err := w.Write(src); err != nil {
-			return dst, err
-		}
-		if err := w.Close(); err != nil {
-			return dst, err
-		}
-		return buf.Bytes(), nil
+		return compressStream(&gzipWriters, src, dst)
 	case codecSnappy:
 		dst = append(dst, xerialMagic...)
 		dst = binary.BigEndian.AppendUint32(dst, 1) // version
@@ -67,17 +58,7 @@ func compressRecords(codec int, src, dst []byte) ([]byte, error) {
 		}
 		return dst, nil
 	case codecLZ4:
-		buf := bytes.NewBuffer(dst)
-		w := lz4Writers.Get().(*lz4.Writer)
-		defer lz4Writers.Put(w)
-		w.Reset(buf)
-		if _, err := w.Write(src); err != nil {
-			return dst, err
-		}
-		if err := w.Close(); err != nil {
-			return dst, err
-		}
-		return buf.Bytes(), nil
+		return compressStream(&lz4Writers, src, dst)
 	case codecZstd:
 		zstdEncOnce.Do(func() {
 			zstdEnc, zstdEncErr = zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
@@ -88,4 +69,25 @@ func compressRecords(codec int, src, dst []byte) ([]byte, error) {
 		return zstdEnc.EncodeAll(src, dst), nil
 	}
 	return dst, fmt.Errorf("%w: codec %d", ErrUnsupportedCompressionType, codec)
+}
+
+// streamWriter is a pooled stream compressor (gzip, lz4) that Reset points at a new output.
+type streamWriter interface {
+	io.WriteCloser
+	Reset(w io.Writer)
+}
+
+// compressStream appends src compressed by a writer of pool to dst.
+func compressStream(pool *sync.Pool, src, dst []byte) ([]byte, error) {
+	buf := bytes.NewBuffer(dst)
+	w := pool.Get().(streamWriter)
+	defer pool.Put(w)
+	w.Reset(buf)
+	if _, err := w.Write(src); err != nil {
+		return dst, err
+	}
+	if err := w.Close(); err != nil {
+		return dst, err
+	}
+	return buf.Bytes(), nil
 }
