@@ -240,18 +240,16 @@ func (c *Coordinator) OffsetDelete(req *kmsg.OffsetDeleteRequest, respond func(*
 		respond(resp)
 		return
 	}
-	for _, e := range entries {
-		n := len(resp.Topics)
-		if n == 0 || resp.Topics[n-1].Topic != e.tp.topic {
-			t := kmsg.NewOffsetDeleteResponseTopic()
-			t.Topic = e.tp.topic
-			resp.Topics = append(resp.Topics, t)
-			n++
-		}
+	byTopic(entries, func(e *entry) string { return e.tp.topic }, func(name string) {
+		t := kmsg.NewOffsetDeleteResponseTopic()
+		t.Topic = name
+		resp.Topics = append(resp.Topics, t)
+	}, func(e *entry) {
 		p := kmsg.NewOffsetDeleteResponseTopicPartition()
 		p.Partition = e.tp.partition
 		p.ErrorCode = e.code
-		resp.Topics[n-1].Partitions = append(resp.Topics[n-1].Partitions, p)
-	}
+		last := &resp.Topics[len(resp.Topics)-1]
+		last.Partitions = append(last.Partitions, p)
+	})
 	respond(resp)
 }

@@ -189,21 +189,19 @@ func (c *Coordinator) OffsetFetch(req *kmsg.OffsetFetchRequest) *kmsg.OffsetFetc
 			out := kmsg.NewOffsetFetchResponseGroup()
 			out.Group = rg.Group
 			out.ErrorCode = code
-			for _, fp := range parts {
-				n := len(out.Topics)
-				if n == 0 || out.Topics[n-1].Topic != fp.tp.topic {
-					t := kmsg.NewOffsetFetchResponseGroupTopic()
-					t.Topic = fp.tp.topic
-					out.Topics = append(out.Topics, t)
-					n++
-				}
+			byTopic(parts, topicOfFetched, func(name string) {
+				t := kmsg.NewOffsetFetchResponseGroupTopic()
+				t.Topic = name
+				out.Topics = append(out.Topics, t)
+			}, func(fp fetchedPartition) {
 				p := kmsg.NewOffsetFetchResponseGroupTopicPartition()
 				p.Partition = fp.tp.partition
 				p.Offset, p.LeaderEpoch, p.ErrorCode = fp.offset, fp.leaderEpoch, fp.code
 				md := fp.metadata
 				p.Metadata = &md
-				out.Topics[n-1].Partitions = append(out.Topics[n-1].Partitions, p)
-			}
+				last := &out.Topics[len(out.Topics)-1]
+				last.Partitions = append(last.Partitions, p)
+			})
 			resp.Groups = append(resp.Groups, out)
 		}
 		return resp
@@ -230,23 +228,23 @@ func (c *Coordinator) OffsetFetch(req *kmsg.OffsetFetchRequest) *kmsg.OffsetFetc
 			parts = append(parts, fetchedPartition{tp: tp, offset: -1, leaderEpoch: -1, code: code})
 		}
 	}
-	for _, fp := range parts {
-		n := len(resp.Topics)
-		if n == 0 || resp.Topics[n-1].Topic != fp.tp.topic {
-			t := kmsg.NewOffsetFetchResponseTopic()
-			t.Topic = fp.tp.topic
-			resp.Topics = append(resp.Topics, t)
-			n++
-		}
+	byTopic(parts, topicOfFetched, func(name string) {
+		t := kmsg.NewOffsetFetchResponseTopic()
+		t.Topic = name
+		resp.Topics = append(resp.Topics, t)
+	}, func(fp fetchedPartition) {
 		p := kmsg.NewOffsetFetchResponseTopicPartition()
 		p.Partition = fp.tp.partition
 		p.Offset, p.LeaderEpoch, p.ErrorCode = fp.offset, fp.leaderEpoch, fp.code
 		md := fp.metadata
 		p.Metadata = &md
-		resp.Topics[n-1].Partitions = append(resp.Topics[n-1].Partitions, p)
-	}
+		last := &resp.Topics[len(resp.Topics)-1]
+		last.Partitions = append(last.Partitions, p)
+	})
 	return resp
 }
+
+func topicOfFetched(fp fetchedPartition) string { return fp.tp.topic }
 
 type fetchedPartition struct {
 	tp          topicPartition

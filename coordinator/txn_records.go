@@ -34,17 +34,15 @@ func txnRecordValue(tr txnTransit) []byte {
 	v.StartTimestamp = tr.startTimestamp
 	if tr.state != txnEmpty {
 		v.Topics = []kmsg.TxnMetadataValueTopic{}
-		for _, tp := range tr.partitions {
-			n := len(v.Topics)
-			if n == 0 || v.Topics[n-1].Topic != tp.Topic {
-				t := kmsg.NewTxnMetadataValueTopic()
-				t.Topic = tp.Topic
-				t.Partitions = []int32{}
-				v.Topics = append(v.Topics, t)
-				n++
-			}
-			v.Topics[n-1].Partitions = append(v.Topics[n-1].Partitions, tp.Partition)
-		}
+		byTopic(tr.partitions, topicOfPartition, func(name string) {
+			t := kmsg.NewTxnMetadataValueTopic()
+			t.Topic = name
+			t.Partitions = []int32{}
+			v.Topics = append(v.Topics, t)
+		}, func(tp TopicPartition) {
+			last := &v.Topics[len(v.Topics)-1]
+			last.Partitions = append(last.Partitions, tp.Partition)
+		})
 	}
 	return v.AppendTo(nil)
 }
